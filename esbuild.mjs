@@ -1,0 +1,72 @@
+// Builds Sentinel into dist/: the CLI, the language server and the VS Code client as self-contained CommonJS
+// bundles, with the grammars' .wasm files and the rule catalog copied beside them, so that dist/ runs with
+// no node_modules. `node esbuild.mjs --watch` rebuilds on change.
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+const dist = path.join(root, 'dist');
+const watch = process.argv.includes('--watch');
+
+/** Grammar files shipped in dist/grammars, with the package each comes from (recorded in dist/grammars/SOURCES.json). */
+const GRAMMARS = [
+  ['web-tree-sitter', 'web-tree-sitter.wasm'],
+  ['tree-sitter-python', 'tree-sitter-python.wasm'],
+  ['tree-sitter-javascript', 'tree-sitter-javascript.wasm'],
+  ['tree-sitter-typescript', 'tree-sitter-typescript.wasm'],
+  ['tree-sitter-typescript', 'tree-sitter-tsx.wasm'],
+  ['tree-sitter-cuda', 'tree-sitter-cuda.wasm'],
+  ['tree-sitter-bash', 'tree-sitter-bash.wasm'],
+  ['@tree-sitter-grammars/tree-sitter-yaml', 'tree-sitter-yaml.wasm'],
+];
+
+function copyAssets() {
+  const grammarDir = path.join(dist, 'grammars');
+  fs.mkdirSync(grammarDir, { recursive: true });
+  const sources = {};
+  for (const [pkg, file] of GRAMMARS) {
+    // Not require.resolve: web-tree-sitter's `exports` hide its package.json.
+    const pkgDir = path.join(root, 'node_modules', pkg);
+    const pkgJson = path.join(pkgDir, 'package.json');
+    fs.copyFileSync(path.join(pkgDir, file), path.join(grammarDir, file));
+    sources[file] = { package: pkg, version: JSON.parse(fs.readFileSync(pkgJson, 'utf8')).version };
+  }
+  fs.writeFileSync(path.join(grammarDir, 'SOURCES.json'), `${JSON.stringify(sources, null, 2)}\n`);
+  fs.rmSync(path.join(dist, 'rules'), { recursive: true, force: true });
+  fs.cpSync(path.join(root, 'rules'), path.join(dist, 'rules'), { recursive: true });
+}
+
+const entryPoints = {
+  cli: 'server/src/cli/main.ts',
+};
+for (const [name, file] of [['server', 'server/src/lsp/main.ts'], ['extension', 'client/src/extension.ts']]) {
+  if (fs.existsSync(path.join(root, file))) entryPoints[name] = file;
+}
+
+const options = {
+  absWorkingDir: root,
+  entryPoints,
+  outdir: dist,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  external: ['vscode'],
+  // jsonc-parser's UMD build requires its parts dynamically; its ESM build bundles cleanly.
+  mainFields: ['module', 'main'],
+  // web-tree-sitter resolves its own files from import.meta.url, which a CommonJS bundle lacks.
+  define: { 'import.meta.url': '__sentinelModuleUrl' },
+  banner: { js: "var __sentinelModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+};
+
+fs.mkdirSync(dist, { recursive: true });
+copyAssets();
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  await esbuild.build(options);
+}

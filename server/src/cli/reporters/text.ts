@@ -1,0 +1,212 @@
+// Human-readable CLI output: each finding as the spec's three-line header (rule + severity, title, fix
+// hint) with its evidence indented below, then input warnings and the release-gate summary.
+import type { Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep } from '../../engine/finding';
+import { SEVERITIES } from '../../engine/finding';
+
+export interface TextOptions {
+  color: boolean;
+}
+
+// Blocking findings are what the reader must act on before release, so they come first.
+const DECISION_ORDER: readonly Decision[] = ['block', 'ticket', 'report', 'suppressed'];
+
+const DECISION_LABEL: Record<Decision, string> = {
+  block: 'BLOCK',
+  ticket: 'TICKET',
+  report: 'REPORT',
+  suppressed: 'SUPPRESSED',
+};
+
+const ANSI = {
+  reset: '\x1b[0m',
+  bold: '\x1b[1m',
+  dim: '\x1b[2m',
+  red: '\x1b[31m',
+  yellow: '\x1b[33m',
+  blue: '\x1b[34m',
+  cyan: '\x1b[36m',
+  green: '\x1b[32m',
+} as const;
+
+type Style = keyof typeof ANSI;
+
+const SEVERITY_STYLE: Record<Severity, Style[]> = {
+  CRITICAL: ['bold', 'red'],
+  HIGH: ['bold', 'red'],
+  MEDIUM: ['bold', 'yellow'],
+  LOW: ['blue'],
+  INFO: ['dim'],
+};
+
+const DECISION_STYLE: Record<Decision, Style[]> = {
+  block: ['bold', 'red'],
+  ticket: ['yellow'],
+  report: [],
+  suppressed: ['dim'],
+};
+
+/** Width of the label column, so that values line up like a key/value table. */
+const LABEL_WIDTH = 'fingerprint: '.length;
+const INDENT = '  ';
+
+/**
+ * Snippets, signals and paths come from scanned files, which an attacker may control: C0/C1 control
+ * characters (ANSI escapes) and bidi overrides (Trojan Source) would rewrite what the terminal shows, so
+ * they are printed as visible `\u{…}` escapes instead.
+ */
+function visible(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    const unsafe =
+      (code < 0x20 && code !== 0x09 && code !== 0x0a) ||
+      (code >= 0x7f && code <= 0x9f) ||
+      code === 0x200e ||
+      code === 0x200f ||
+      (code >= 0x202a && code <= 0x202e) ||
+      (code >= 0x2066 && code <= 0x2069);
+    out += unsafe ? `\\u{${code.toString(16)}}` : ch;
+  }
+  return out;
+}
+
+/** One-line fields must not break the layout either, so newlines and tabs are escaped as well. */
+function oneLine(text: string): string {
+  return visible(text.replace(/\r\n|\r|\n/g, '\\n').replace(/\t/g, '\\t'));
+}
+
+function painter(color: boolean): (styles: Style[], text: string) => string {
+  if (!color) return (_styles, text) => text;
+  return (styles, text) => (styles.length === 0 ? text : `${styles.map((s) => ANSI[s]).join('')}${text}${ANSI.reset}`);
+}
+
+function compareFindings(a: Finding, b: Finding): number {
+  const byDecision = DECISION_ORDER.indexOf(a.decision) - DECISION_ORDER.indexOf(b.decision);
+  if (byDecision !== 0) return byDecision;
+  // Plain code-unit comparison, not localeCompare: the order must not depend on the machine's locale.
+  if (a.evidence.path !== b.evidence.path) return a.evidence.path < b.evidence.path ? -1 : 1;
+  return (
+    a.evidence.startLine - b.evidence.startLine ||
+    a.evidence.startColumn - b.evidence.startColumn ||
+    (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0)
+  );
+}
+
+function position(path: string, line: number, column: number): string {
+  return `${oneLine(path)}:${line}:${column}`;
+}
+
+function location(f: Finding): string {
+  const e = f.evidence;
+  const base = position(e.path, e.startLine, e.startColumn);
+  // CellRef.cell is a 0-based index; people count notebook cells from 1, as the notebook UI shows them.
+  return e.cell ? `${base} (cell ${e.cell.cell + 1}, line ${e.cell.line})` : base;
+}
+
+function decisionText(f: Finding): string {
+  if (f.decision !== 'suppressed') return DECISION_LABEL[f.decision];
+  const s = f.suppression;
+  if (!s) return DECISION_LABEL.suppressed;
+  const source = s.source ?? (s.kind === 'inline' ? 'inline comment' : 'policy');
+  const expires = s.expires ? `, expires ${s.expires}` : '';
+  return `${DECISION_LABEL.suppressed} (${oneLine(s.reason)}, ${oneLine(source)}${expires})`;
+}
+
+function traceStep(step: TraceStep): string {
+  return `${step.kind} ${position(step.path, step.startLine, step.startColumn)} ${oneLine(step.note)}`;
+}
+
+function field(label: string, value: string): string {
+  return `${INDENT}${`${label}:`.padEnd(LABEL_WIDTH)}${value}`;
+}
+
+/** Continuation lines of a multi-line value start under the value column, not under the label. */
+function continuation(value: string): string {
+  return `${INDENT}${' '.repeat(LABEL_WIDTH)}${value}`;
+}
+
+function renderFinding(f: Finding, paint: ReturnType<typeof painter>): string[] {
+  const lines = [
+    `${paint(['bold'], f.ruleId)} ${paint(SEVERITY_STYLE[f.severity], f.severity)}`,
+    f.title,
+    f.fixHint,
+    field('location', paint(['cyan'], location(f))),
+    field('signal', oneLine(f.evidence.signal)),
+  ];
+  const snippet = f.evidence.snippet.split(/\r\n|\r|\n/).map((l) => visible(l).replace(/\s+$/, ''));
+  while (snippet.length > 1 && snippet[snippet.length - 1] === '') snippet.pop();
+  snippet.forEach((l, i) => lines.push(i === 0 ? field('snippet', paint(['dim'], l)) : continuation(paint(['dim'], l))));
+  lines.push(
+    field('confidence', f.confidence),
+    field('owner', oneLine(f.owner)),
+    field('decision', paint(DECISION_STYLE[f.decision], decisionText(f))),
+    field('fingerprint', f.fingerprint),
+  );
+  f.trace.forEach((step, i) => lines.push(i === 0 ? field('trace', traceStep(step)) : continuation(`→ ${traceStep(step)}`)));
+  return lines;
+}
+
+function renderWarning(w: ScanWarning, paint: ReturnType<typeof painter>): string {
+  const where = w.line === undefined ? oneLine(w.path) : `${oneLine(w.path)}:${w.line}`;
+  return `${paint(['yellow'], 'warning')}: ${where}: ${oneLine(w.message)} [${w.code}]`;
+}
+
+function countBySeverity(findings: Finding[]): Record<Severity, number> {
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const f of findings) counts[f.severity]++;
+  return counts;
+}
+
+/** "2 HIGH findings", "1 CRITICAL and 2 HIGH findings": the noun agrees with the total. */
+function describeCounts(counts: Record<Severity, number>): string {
+  const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  const total = SEVERITIES.reduce((n, s) => n + counts[s], 0);
+  const list = parts.length <= 1 ? parts.join('') : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+  return `${list} ${total === 1 ? 'finding' : 'findings'}`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${n === 1 ? noun : `${noun}s`}`;
+}
+
+function renderSummary(report: ScanReport, paint: ReturnType<typeof painter>): string[] {
+  const blocking = report.findings.filter((f) => f.decision === 'block');
+  const tickets = report.findings.filter((f) => f.decision === 'ticket');
+  const active = report.findings.filter((f) => f.decision !== 'suppressed');
+  const suppressed = report.findings.length - active.length;
+  // The policy's verdict is authoritative; findings only supply the breakdown in words.
+  const blockWords = blocking.length > 0 ? describeCounts(countBySeverity(blocking)) : plural(report.summary.blocking, 'finding');
+  const ticketWords = tickets.length > 0 ? describeCounts(countBySeverity(tickets)) : plural(report.summary.tickets, 'finding');
+  const lines: string[] = [];
+  switch (report.summary.decision) {
+    case 'blocked':
+      lines.push(`Release gate: ${paint(['bold', 'red'], 'BLOCKED')} — ${blockWords} at fail_on severities`);
+      if (tickets.length > 0) lines.push(`Also tickets: ${ticketWords} to ticket`);
+      break;
+    case 'tickets':
+      lines.push(`Release gate: ${paint(['yellow'], 'passed')} — tickets: ${ticketWords} to ticket`);
+      break;
+    case 'clean':
+      lines.push(`Release gate: ${paint(['green'], 'clean')} — nothing at fail_on or ticket_on severities`);
+      break;
+  }
+  const counts = countBySeverity(active);
+  const bySeverity = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
+  lines.push(
+    `Findings: ${bySeverity.length > 0 ? bySeverity.join(', ') : 'none'}; ${suppressed} suppressed`,
+    `Files scanned: ${report.filesScanned}`,
+    `Retest: ${report.summary.retest}`,
+  );
+  return lines;
+}
+
+/** Renders a scan report for a terminal; ANSI colour only when `opts.color` (the caller checks the TTY and NO_COLOR). */
+export function toText(report: ScanReport, opts: TextOptions): string {
+  const paint = painter(opts.color);
+  const blocks: string[][] = [...report.findings].sort(compareFindings).map((f) => renderFinding(f, paint));
+  if (report.findings.length === 0) blocks.push(['No findings.']);
+  const warnings = [...report.warnings].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : (a.line ?? 0) - (b.line ?? 0)));
+  if (warnings.length > 0) blocks.push(warnings.map((w) => renderWarning(w, paint)));
+  blocks.push(renderSummary(report, paint));
+  return `${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
+}

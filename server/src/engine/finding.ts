@@ -1,0 +1,156 @@
+// The one record type every face of Sentinel reports: a finding with its rule metadata, evidence,
+// trace, fingerprint and policy outcome, plus the scan report that collects findings and warnings.
+
+export type Severity = 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'INFO';
+export const SEVERITIES: readonly Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'];
+
+/** `high`: an external source reaches the sink (a trace is attached); `medium`: a non-literal value of unknown origin. */
+export type Confidence = 'high' | 'medium' | 'low';
+
+/** What the policy decided for one finding: block the release, open a ticket, report only, or suppressed. */
+export type Decision = 'block' | 'ticket' | 'report' | 'suppressed';
+
+export type LanguageId =
+  | 'python'
+  | 'javascript'
+  | 'typescript'
+  | 'tsx'
+  | 'cuda'
+  | 'shell'
+  | 'dockerfile'
+  | 'dotenv'
+  | 'yaml'
+  | 'notebook';
+
+/**
+ * A place in a scanned file. Lines and columns are 1-based; columns count UTF-16 code units (what
+ * JavaScript strings, LSP's default and SARIF's default `columnKind` use). `startOffset`/`endOffset`
+ * are 0-based UTF-16 offsets into the decoded text. Conversion to other encodings happens in the faces.
+ */
+export interface Span {
+  startLine: number;
+  startColumn: number;
+  endLine: number;
+  endColumn: number;
+  startOffset: number;
+  endOffset: number;
+}
+
+/** For notebooks: which code cell (0-based among all cells) and the 1-based line inside it. */
+export interface CellRef {
+  cell: number;
+  line: number;
+  column: number;
+}
+
+export interface TraceStep extends Span {
+  path: string;
+  /** What happens at this step: "request data read here", "assigned to `kernel`", "reaches compile()". */
+  note: string;
+  kind: 'source' | 'step' | 'sink';
+}
+
+export interface Evidence extends Span {
+  /** Path relative to the scan root, with forward slashes. */
+  path: string;
+  /** The tree-sitter node type of the sink or assignment (`call`, `call_expression`, `env_instruction`…). */
+  nodeType: string;
+  /** The source text of the flagged construct (first 300 characters, whole lines trimmed). */
+  snippet: string;
+  /** The observed signal in words: "eval() called with `expr`, a parameter". */
+  signal: string;
+  /** The dynamic API that was matched, fully qualified where imports allow (`builtins.eval`, `cupy.RawKernel`). */
+  api?: string;
+  /** Cache findings: the variable and the value it is set to. */
+  variable?: string;
+  value?: string;
+  /** Directory findings: the directory and its permission bits (octal string such as "0777") and owner. */
+  directory?: string;
+  mode?: string;
+  owner?: string;
+  cell?: CellRef;
+}
+
+export interface Suppression {
+  kind: 'inline' | 'policy';
+  reason: string;
+  /** For policy entries: where the entry lives (`sentinel-policy.yml`, index) and when it expires. */
+  source?: string;
+  expires?: string;
+}
+
+/** Rule metadata copied onto every finding so that a finding is an actionable record on its own. */
+export interface RuleSummary {
+  ruleId: string;
+  category: string;
+  severity: Severity;
+  title: string;
+  cwe: string;
+  owaspLlm: string;
+  owner: string;
+  releaseDecision: string;
+  fixHint: string;
+  helpUri: string;
+}
+
+export interface Finding extends RuleSummary {
+  confidence: Confidence;
+  evidence: Evidence;
+  /** Source-to-sink steps, empty when no external source is known. */
+  trace: TraceStep[];
+  /**
+   * Stable identity: hash of rule ID, enclosing scope name, normalised snippet and occurrence index. It
+   * ignores line numbers and the path, so adding lines above or moving the file keeps it.
+   */
+  fingerprint: string;
+  retest: string;
+  decision: Decision;
+  suppression?: Suppression;
+  /** What a quick fix needs, filled by the check (e.g. `{ fix: 'operator-map' }`). */
+  fix?: { kind: string; [key: string]: unknown };
+}
+
+export type WarningCode =
+  | 'unreadable'
+  | 'binary'
+  | 'too-large'
+  | 'not-utf8'
+  | 'parse-error'
+  | 'symlink-outside-root'
+  | 'symlink-loop'
+  | 'not-regular-file'
+  | 'bad-notebook'
+  | 'policy-expired-allowlist'
+  | 'incomplete-allow-comment'
+  | 'internal-error';
+
+/** A problem with one input that did not stop the scan. Always names the file and the reason. */
+export interface ScanWarning {
+  code: WarningCode;
+  path: string;
+  message: string;
+  line?: number;
+}
+
+export interface ScanReport {
+  tool: { name: 'sentinel'; version: string };
+  /** Absolute roots that were scanned; finding paths are relative to `baseDir`. */
+  roots: string[];
+  baseDir: string;
+  rulesRun: string[];
+  policyPath?: string;
+  findings: Finding[];
+  warnings: ScanWarning[];
+  filesScanned: number;
+  summary: ReportSummary;
+}
+
+export interface ReportSummary {
+  /** `blocked` when any unsuppressed finding is at a fail_on severity, else `tickets` if any at ticket_on, else `clean`. */
+  decision: 'blocked' | 'tickets' | 'clean';
+  bySeverity: Record<Severity, number>;
+  blocking: number;
+  tickets: number;
+  suppressed: number;
+  retest: string;
+}

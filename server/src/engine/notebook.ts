@@ -1,0 +1,75 @@
+// Jupyter notebooks as one Python program: code cells in order (so a value from one cell reaches a sink in
+// a later one), IPython magics and shell escapes blanked so they do not break parsing, and a map from
+// every program line back to its cell and to the line in the .ipynb JSON where that source line sits.
+import { type Node as JsonNode, type ParseError, parseTree } from 'jsonc-parser';
+import { LineIndex } from './lines';
+
+export interface NotebookLine {
+  cell: number;
+  /** 1-based line inside the cell. */
+  cellLine: number;
+  /** 1-based line and column in the .ipynb file where this source line's text starts. */
+  fileLine: number;
+  fileColumn: number;
+}
+
+export interface NotebookProgram {
+  text: string;
+  /** Indexed by 0-based program line. */
+  lines: NotebookLine[];
+}
+
+export class NotebookError extends Error {}
+
+function sourceStrings(source: JsonNode | undefined): JsonNode[] {
+  if (!source) return [];
+  if (source.type === 'string') return [source];
+  if (source.type === 'array') return (source.children ?? []).filter((c) => c.type === 'string');
+  return [];
+}
+
+/** Replaces a line with spaces when IPython, not Python, reads it (`%pip`, `!ls`, `%%bash` cells). */
+function blankMagics(cellText: string): string {
+  const lines = cellText.split('\n');
+  if (/^\s*%%/.test(lines[0] ?? '') && !/^\s*%%(time|timeit|capture|prun)\b/.test(lines[0] ?? '')) {
+    return lines.map((l) => ' '.repeat(l.length)).join('\n');
+  }
+  return lines.map((l) => (/^\s*[%!]/.test(l) || /^\s*\w+\s*=\s*[!%]/.test(l) ? ' '.repeat(l.length) : l)).join('\n');
+}
+
+export function notebookProgram(json: string): NotebookProgram {
+  const errors: ParseError[] = [];
+  const root = parseTree(json, errors, { allowTrailingComma: false, disallowComments: true });
+  if (!root || errors.length > 0) {
+    const at = errors[0] ? new LineIndex(json).position(errors[0].offset).line : 1;
+    throw new NotebookError(`is not valid notebook JSON (error at line ${at})`);
+  }
+  const cells = root.type === 'object' ? root.children?.find((p) => p.children?.[0]?.value === 'cells')?.children?.[1] : undefined;
+  if (!cells || cells.type !== 'array') throw new NotebookError('has no `cells` list (not an nbformat 4 notebook)');
+  const index = new LineIndex(json);
+  const parts: string[] = [];
+  const lines: NotebookLine[] = [];
+  (cells.children ?? []).forEach((cell, cellIndex) => {
+    if (cell.type !== 'object') return;
+    const prop = (name: string) => cell.children?.find((p) => p.children?.[0]?.value === name)?.children?.[1];
+    if (prop('cell_type')?.value !== 'code') return;
+    const strings = sourceStrings(prop('source'));
+    let cellText = '';
+    let cellLine = 1;
+    for (const s of strings) {
+      const value = String(s.value ?? '');
+      const pos = index.position(s.offset + 1);
+      const pieces = value.split('\n');
+      pieces.forEach((piece, i) => {
+        if (i === pieces.length - 1 && piece === '' && pieces.length > 1) return;
+        // Lines inside one JSON string (a cell stored as a single string) share the string's JSON line.
+        lines.push({ cell: cellIndex, cellLine, fileLine: pos.line, fileColumn: pos.column });
+        cellLine++;
+      });
+      cellText += value;
+    }
+    if (strings.length === 0) return;
+    parts.push(blankMagics(cellText.endsWith('\n') ? cellText.slice(0, -1) : cellText));
+  });
+  return { text: parts.join('\n'), lines };
+}

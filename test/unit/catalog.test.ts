@@ -1,0 +1,93 @@
+// The rule catalog: every spec field present for every rule, and a broken card is an error that names the
+// file and the field rather than a crash or a silently missing rule.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { rulesDir } from '../../server/src/engine/assets';
+import { CatalogError, loadCatalog, selectRules } from '../../server/src/engine/rules/catalog';
+
+/** Copies the shipped catalog to a temp folder and lets a test break one card. */
+function brokenCatalog(file: string, edit: (text: string) => string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-rules-'));
+  fs.cpSync(rulesDir(), dir, { recursive: true });
+  const target = path.join(dir, file);
+  fs.writeFileSync(target, edit(fs.readFileSync(target, 'utf8')));
+  return dir;
+}
+
+function expectCatalogError(dir: string, file: string, field: RegExp, reason: RegExp): void {
+  assert.throws(
+    () => loadCatalog(dir),
+    (err: unknown) => {
+      assert.ok(err instanceof CatalogError, String(err));
+      assert.equal(err.file, path.join(dir, file));
+      assert.match(err.field, field);
+      assert.match(err.message, reason);
+      return true;
+    },
+  );
+}
+
+describe('rule catalog', () => {
+  const catalog = loadCatalog();
+
+  it('holds the three JIT rules with the spec values', () => {
+    const expected: Record<string, [string, string, string, string, string]> = {
+      'JIT-EVAL-COMPILE': ['HIGH', 'Dynamic eval or compile', 'CWE-95', 'LLM01 — Prompt Injection', 'Do not compile user-controlled strings.'],
+      'JIT-DYNAMIC-KERNEL': ['HIGH', 'Dynamic Kernel Generation', 'CWE-94', 'LLM03 — Supply Chain', 'Separate kernel code from runtime data.'],
+      'JIT-CACHE-POISONING': ['MEDIUM', 'Writable JIT Cache', 'CWE-345', 'LLM03 — Supply Chain', 'Protect compiled caches from untrusted writes.'],
+    };
+    assert.deepEqual([...catalog.byId.keys()].sort(), Object.keys(expected).sort());
+    for (const [id, [severity, title, cwe, owasp, fix]] of Object.entries(expected)) {
+      const r = catalog.byId.get(id)!;
+      assert.deepEqual([r.severity, r.title, r.cwe, r.owaspLlm, r.fixHint], [severity, title, cwe, owasp, fix]);
+      assert.equal(r.category, 'JIT');
+      assert.equal(r.fpRisk, 'MEDIUM');
+      assert.equal(r.owner, 'Application security and backend/agent owner');
+      assert.equal(r.retest, 'sentinel sast ./src/ --rule JIT');
+      for (const field of ['description', 'whyItMatters', 'whenItFires', 'evidenceFormat', 'falsePositiveNotes', 'howToFix', 'releaseDecision', 'helpUri'] as const) {
+        assert.ok(r[field].length > 10, `${id}.${field}`);
+      }
+      assert.ok(r.examples.bad.length > 0 && r.examples.good.length > 0);
+    }
+    assert.match(catalog.byId.get('JIT-CACHE-POISONING')!.releaseDecision, /^Assign an owner, fix within the sprint/);
+    assert.match(catalog.byId.get('JIT-EVAL-COMPILE')!.releaseDecision, /^Treat as a release gate/);
+  });
+
+  it('selects rules by category, ID and comma lists, and reports unknown selectors', () => {
+    assert.equal(selectRules(catalog, ['JIT']).rules.length, 3);
+    assert.deepEqual(selectRules(catalog, ['jit-eval-compile,JIT-CACHE-POISONING']).rules.map((r) => r.id), ['JIT-CACHE-POISONING', 'JIT-EVAL-COMPILE']);
+    assert.deepEqual(selectRules(catalog, ['JIT', 'SQLI']).unknown, ['SQLI']);
+  });
+
+  it('rejects a card with a missing field, naming the file and the field', () => {
+    const dir = brokenCatalog('JIT-EVAL-COMPILE.yml', (t) => t.replace(/^cwe: .*\n/m, ''));
+    expectCatalogError(dir, 'JIT-EVAL-COMPILE.yml', /^cwe$/, /is required but missing/);
+  });
+
+  it('rejects a bad severity', () => {
+    const dir = brokenCatalog('JIT-DYNAMIC-KERNEL.yml', (t) => t.replace(/^severity: HIGH$/m, 'severity: SEVERE'));
+    expectCatalogError(dir, 'JIT-DYNAMIC-KERNEL.yml', /^severity$/, /must be one of CRITICAL, HIGH, MEDIUM, LOW, INFO/);
+  });
+
+  it('rejects an unknown field and a bad sink', () => {
+    expectCatalogError(brokenCatalog('JIT-EVAL-COMPILE.yml', (t) => `${t}colour: red\n`), 'JIT-EVAL-COMPILE.yml', /^colour$/, /not a known field/);
+    expectCatalogError(
+      brokenCatalog('JIT-EVAL-COMPILE.yml', (t) => t.replace('api: builtins.eval, args: [0]', 'api: builtins.eval, args: [-1]')),
+      'JIT-EVAL-COMPILE.yml',
+      /^sinks\.0\.args/,
+      /./,
+    );
+  });
+
+  it('rejects invalid YAML with its line, and an ID that does not match the file name', () => {
+    expectCatalogError(brokenCatalog('JIT-CACHE-POISONING.yml', (t) => t.replace('title: Writable JIT Cache', 'title: [Writable')), 'JIT-CACHE-POISONING.yml', /^$/, /is not valid YAML.*\(\d+:\d+\)/);
+    expectCatalogError(brokenCatalog('JIT-CACHE-POISONING.yml', (t) => t.replace('id: JIT-CACHE-POISONING', 'id: JIT-CACHE-X')), 'JIT-CACHE-POISONING.yml', /^id$/, /does not match the file name/);
+  });
+
+  it('rejects a related rule that does not exist', () => {
+    const dir = brokenCatalog('JIT-EVAL-COMPILE.yml', (t) => t.replace('related: [JIT-DYNAMIC-KERNEL', 'related: [JIT-NOPE'));
+    expectCatalogError(dir, 'JIT-EVAL-COMPILE.yml', /^related$/, /unknown rule 'JIT-NOPE'/);
+  });
+});
