@@ -142,6 +142,8 @@ export interface ScanReport {
   findings: Finding[];
   warnings: ScanWarning[];
   filesScanned: number;
+  /** Set when the scan was stopped before every file was read (the language server's cancel button). */
+  cancelled?: boolean;
   summary: ReportSummary;
 }
 

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import ignore from 'ignore';
 import { version as packageVersion } from '../../../package.json';
 import { checkCacheConfig } from './checks/cacheConfig';
 import type { CheckContext, RawFinding } from './checks/context';
@@ -43,6 +44,12 @@ export interface ScanOptions extends AnalyzeOptions {
   baseDir?: string;
   maxFileBytes?: number;
   now?: Date;
+  /** Extra globs (relative to baseDir, like .gitignore lines) to leave out of the walk. */
+  exclude?: string[];
+  /** Called after each file; the language server turns it into work-done progress. */
+  onProgress?: (done: number, total: number, file: string) => void;
+  /** Checked between files: a cancelled scan stops early and says so in `cancelled`. */
+  isCancelled?: () => boolean;
 }
 
 export interface DocumentResult {
@@ -99,7 +106,11 @@ export async function analyzeDocument(
   displayPath: string,
   rawText: string,
   lang: LanguageId,
-  options: AnalyzeOptions & { enabled?: Map<string, RuleCard> } = {},
+  options: AnalyzeOptions & {
+    enabled?: Map<string, RuleCard>;
+    /** A tree the caller already parsed from `rawText` (incrementally, in the language server); not deleted here. */
+    tree?: Tree;
+  } = {},
 ): Promise<DocumentResult> {
   const catalog = options.catalog ?? loadCatalog();
   const enabled = options.enabled ?? enabledRules(catalog, options.rules);
@@ -118,11 +129,12 @@ export async function analyzeDocument(
     }
     text = program.text;
   }
-  let tree: Tree | undefined;
+  let tree: Tree | undefined = program ? undefined : options.tree;
+  const ownsTree = tree === undefined;
   const raws: RawFinding[] = [];
   try {
-    if (hasGrammar(lang)) {
-      tree = await parseText(lang, text);
+    if (!tree && hasGrammar(lang)) tree = await parseText(lang, text);
+    if (tree) {
       if (tree.rootNode.hasError) {
         const firstError = tree.rootNode.descendantsOfType('ERROR')[0] ?? tree.rootNode.descendantsOfType('MISSING')[0];
         const line = firstError ? firstError.startPosition.row + 1 : undefined;
@@ -138,7 +150,7 @@ export async function analyzeDocument(
     checkDynamicCode(ctx);
     await checkCacheConfig(ctx);
   } finally {
-    tree?.delete();
+    if (ownsTree) tree?.delete();
   }
 
   const index = new LineIndex(text);
@@ -274,12 +286,23 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
   };
   // Files whose language needs their text (C++ that may call NVRTC, extension-less scripts) pass the walk
   // and are decided after reading.
-  const walked = walkRoots(roots, display, (abs) => detectLanguage(abs) !== undefined || needsContentSniff(abs));
+  const excluded = options.exclude?.length ? ignore().add(options.exclude) : undefined;
+  const isExcluded = (abs: string): boolean => {
+    const rel = path.relative(baseDir, abs).split(path.sep).join('/');
+    return !!excluded && !!rel && !rel.startsWith('..') && excluded.ignores(rel);
+  };
+  const walked = walkRoots(roots, display, (abs) => !isExcluded(abs) && (detectLanguage(abs) !== undefined || needsContentSniff(abs)));
   const findings: Finding[] = [];
   const warnings: ScanWarning[] = [...walked.warnings];
   let filesScanned = 0;
-  for (const file of walked.files) {
+  let cancelled = false;
+  for (const [i, file] of walked.files.entries()) {
+    if (options.isCancelled?.()) {
+      cancelled = true;
+      break;
+    }
     const shown = display(file.path);
+    options.onProgress?.(i, walked.files.length, shown);
     let lang = detectLanguage(file.path);
     if (!lang && needsContentSniff(file.path)) {
       if (file.size > maxBytes) continue;
@@ -329,6 +352,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     findings,
     warnings,
     filesScanned,
+    ...(cancelled ? { cancelled: true } : {}),
     summary: summarize(findings, policy),
   };
 }

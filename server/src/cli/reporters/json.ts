@@ -34,7 +34,7 @@ const FINDING: Shape = {
   },
 };
 const REPORT: Shape = {
-  keys: ['format', 'tool', 'roots', 'baseDir', 'policyPath', 'rulesRun', 'filesScanned', 'summary', 'findings', 'warnings'],
+  keys: ['format', 'tool', 'roots', 'baseDir', 'policyPath', 'rulesRun', 'filesScanned', 'cancelled', 'summary', 'findings', 'warnings'],
   children: {
     tool: { keys: ['name', 'version'] },
     summary: {

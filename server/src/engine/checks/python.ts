@@ -166,12 +166,20 @@ export class PythonFile implements LanguageAdapter {
       }
     };
     const body = scope.type === 'module' ? scope : scope.childForFieldName('body');
-    if (body) {
-      if (scope.type === 'lambda') {
-        // A lambda body is an expression; walrus targets inside it are rare enough to ignore.
-      } else visit(body);
-    }
+    // A lambda body is an expression; walrus targets inside it are rare enough to ignore.
+    if (body && scope.type !== 'lambda') visit(body);
     this.scopeBindings.set(scope.id, map);
+    if (scope.type === 'module') {
+      // `global NAME` inside a function makes that function's assignments module bindings too.
+      for (const stmt of scope.descendantsOfType('global_statement')) {
+        const fn = stmt && this.enclosingScope(stmt);
+        if (!stmt || !fn || fn.type === 'module') continue;
+        const local = this.bindingsIn(fn);
+        for (const id of stmt.namedChildren) {
+          for (const b of (id && local.get(id.text)) ?? []) if (!(b.kind === 'other' && b.why === 'global')) add(b);
+        }
+      }
+    }
     return map;
   }
 

@@ -1,0 +1,84 @@
+// A document whose syntax tree follows its edits: each change is applied to the tree with `tree.edit` and
+// the next parse reuses the old tree, so a keystroke costs a reparse of what changed. Offsets and columns
+// are UTF-16 code units, as web-tree-sitter counts them for JavaScript strings.
+import { Edit, type Point, type Tree } from 'web-tree-sitter';
+import type { LanguageId } from './finding';
+import { hasGrammar, parseText } from './parser';
+
+function pointAfter(start: Point, inserted: string): Point {
+  const lines = inserted.split(/\r\n|\r|\n/);
+  if (lines.length === 1) return { row: start.row, column: start.column + inserted.length };
+  return { row: start.row + lines.length - 1, column: lines[lines.length - 1].length };
+}
+
+function pointAt(text: string, offset: number): Point {
+  let row = 0;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
+      row++;
+      lineStart = i + 1;
+    }
+  }
+  return { row, column: offset - lineStart };
+}
+
+export class SyntaxDocument {
+  private tree: Tree | undefined;
+  private stale = true;
+
+  constructor(
+    readonly lang: LanguageId,
+    private text: string,
+  ) {}
+
+  get content(): string {
+    return this.text;
+  }
+
+  /** Replaces [start, end) (UTF-16 offsets into the current text) with `inserted`, editing the tree to match. */
+  applyChange(start: number, end: number, inserted: string): void {
+    if (this.tree) {
+      const startPosition = pointAt(this.text, start);
+      const oldEndPosition = pointAt(this.text, end);
+      this.tree.edit(
+        new Edit({
+          startIndex: start,
+          oldEndIndex: end,
+          newEndIndex: start + inserted.length,
+          startPosition,
+          oldEndPosition,
+          newEndPosition: pointAfter(startPosition, inserted),
+        }),
+      );
+    }
+    this.text = this.text.slice(0, start) + inserted + this.text.slice(end);
+    this.stale = true;
+  }
+
+  /** Replaces the whole text (a full-sync change): the next parse starts from scratch. */
+  replaceAll(text: string): void {
+    this.tree?.delete();
+    this.tree = undefined;
+    this.text = text;
+    this.stale = true;
+  }
+
+  /** The tree for the current text, reparsed incrementally when edits are pending; undefined without a grammar. */
+  async syntaxTree(): Promise<Tree | undefined> {
+    if (!hasGrammar(this.lang)) return undefined;
+    if (this.stale || !this.tree) {
+      const next = await parseText(this.lang, this.text, this.tree);
+      this.tree?.delete();
+      this.tree = next;
+      this.stale = false;
+    }
+    return this.tree;
+  }
+
+  dispose(): void {
+    this.tree?.delete();
+    this.tree = undefined;
+  }
+}
