@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { rulesDir } from '../../server/src/engine/assets';
 import { CatalogError, loadCatalog, selectRules } from '../../server/src/engine/rules/catalog';
+import { analyzeDocument } from '../../server/src/engine/scanner';
 
 /** Copies the shipped catalog to a temp folder and lets a test break one card. */
 function brokenCatalog(file: string, edit: (text: string) => string): string {
@@ -89,5 +90,15 @@ describe('rule catalog', () => {
   it('rejects a related rule that does not exist', () => {
     const dir = brokenCatalog('JIT-EVAL-COMPILE.yml', (t) => t.replace('related: [JIT-DYNAMIC-KERNEL', 'related: [JIT-NOPE'));
     expectCatalogError(dir, 'JIT-EVAL-COMPILE.yml', /^related$/, /unknown rule 'JIT-NOPE'/);
+  });
+});
+
+describe('rule selection and kernel templates', () => {
+  it('reports an exec of a kernel template under the kernel rule even when only that rule runs', async () => {
+    const text = 'def build(op):\n    exec(f"@triton.jit\\ndef k(x):\\n    return tl.{op}(x)")\n';
+    const only = await analyzeDocument('k.py', text, 'python', { rules: ['JIT-DYNAMIC-KERNEL'] });
+    assert.deepEqual(only.findings.map((f) => f.ruleId), ['JIT-DYNAMIC-KERNEL']);
+    const evalOnly = await analyzeDocument('k.py', text, 'python', { rules: ['JIT-EVAL-COMPILE'] });
+    assert.deepEqual(evalOnly.findings, []);
   });
 });

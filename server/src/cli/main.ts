@@ -34,6 +34,7 @@ Exit codes:
   0  clean, or findings only at ticket_on or report level
   1  release gate blocked: an unsuppressed finding at a fail_on severity
   2  usage or configuration error (unknown option or rule, missing path, broken policy or rule catalog)
+  3  Sentinel itself failed (a bug: please report the message)
 `;
 
 export interface CliIo {

@@ -25,7 +25,9 @@ function markerPattern(markers: string[]): RegExp | undefined {
 function sinkTables(ctx: CheckContext): { byApi: Map<string, SinkEntry[]>; byMethod: Map<string, SinkEntry[]> } {
   const byApi = new Map<string, SinkEntry[]>();
   const byMethod = new Map<string, SinkEntry[]>();
-  for (const rule of ctx.enabled.values()) {
+  // Every rule's sinks, not only the enabled ones: an eval of a kernel template belongs to the kernel rule,
+  // which must see it even when the eval rule is not selected. Emission checks `enabled`.
+  for (const rule of ctx.catalog.rules) {
     for (const spec of rule.sinks ?? []) {
       if (!spec.languages.includes(ctx.lang === 'notebook' ? 'python' : ctx.lang)) continue;
       const table = spec.api ? byApi : byMethod;
@@ -78,7 +80,7 @@ export function checkDynamicCode(ctx: CheckContext): void {
   const { byApi, byMethod } = sinkTables(ctx);
   if (byApi.size === 0 && byMethod.size === 0) return;
   const sources = ctx.catalog.sources[family] ?? { calls: [], attributes: [] };
-  const kernelRule = [...ctx.enabled.values()].find((r) => (r.kernelMarkers?.length ?? 0) > 0);
+  const kernelRule = ctx.catalog.rules.find((r) => (r.kernelMarkers?.length ?? 0) > 0);
   const markers = markerPattern(kernelRule?.kernelMarkers ?? []);
 
   let views: CallView[] = [];
@@ -155,6 +157,7 @@ export function checkDynamicCode(ctx: CheckContext): void {
     if (inner && sinkCalls.has(inner.id)) continue;
     let reported = rule;
     if (kernelRule && markers && rule !== kernelRule && markers.test(reasoner.literalText(dynamic))) reported = kernelRule;
+    if (!ctx.enabled.has(reported.id)) continue;
     const label = spec.api ?? `.${spec.method}`;
     const hops = reasoner.traceSource(dynamic);
     const why = reasoner.explain(dynamic);
