@@ -40,7 +40,7 @@ function copyAssets() {
 const entryPoints = {
   cli: 'server/src/cli/main.ts',
 };
-for (const [name, file] of [['server', 'server/src/lsp/main.ts'], ['extension', 'client/src/extension.ts']]) {
+for (const [name, file] of [['server', 'server/src/lsp/standalone.ts'], ['extension', 'client/src/extension.ts']]) {
   if (fs.existsSync(path.join(root, file))) entryPoints[name] = file;
 }
 

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PolicyError } from '../engine/policy';
+import { runLanguageServer } from '../lsp/main';
 import { CatalogError, loadCatalog } from '../engine/rules/catalog';
 import { DEFAULT_MAX_FILE_BYTES, ENGINE_VERSION, scanPaths, UsageError } from '../engine/scanner';
 import { toJson } from './reporters/json';
@@ -19,6 +20,7 @@ const HELP = `Sentinel ${ENGINE_VERSION}: guards AI workloads against dynamic-co
 Usage:
   sentinel sast <paths...> [--rule JIT] [--format text|json|sarif] [--output FILE] [--policy FILE]
   sentinel rules [--format text|json]
+  sentinel lsp --stdio
   sentinel --help | --version
 
 sast options:
@@ -163,8 +165,15 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return await runSast(rest, io);
       case 'rules':
         return runRules(rest, io);
+      case 'lsp':
+        if (!rest.some((a) => ['--stdio', '--node-ipc'].includes(a) || a.startsWith('--socket') || a.startsWith('--pipe'))) {
+          return usage(io, 'lsp needs a transport: --stdio (or --node-ipc, --socket=N, --pipe=NAME)');
+        }
+        runLanguageServer();
+        // The connection owns the process from here; it exits when the client sends `exit`.
+        return new Promise<number>(() => undefined);
       default:
-        return usage(io, `unknown command '${command}' (sast, rules)`);
+        return usage(io, `unknown command '${command}' (sast, rules, lsp)`);
     }
   } catch (err) {
     if (err instanceof PolicyError || err instanceof CatalogError || err instanceof UsageError) {

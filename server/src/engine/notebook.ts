@@ -29,7 +29,7 @@ function sourceStrings(source: JsonNode | undefined): JsonNode[] {
 }
 
 /** Replaces a line with spaces when IPython, not Python, reads it (`%pip`, `!ls`, `%%bash` cells). */
-function blankMagics(cellText: string): string {
+export function blankMagics(cellText: string): string {
   const lines = cellText.split('\n');
   if (/^\s*%%/.test(lines[0] ?? '') && !/^\s*%%(time|timeit|capture|prun)\b/.test(lines[0] ?? '')) {
     return lines.map((l) => ' '.repeat(l.length)).join('\n');
@@ -72,4 +72,31 @@ export function notebookProgram(json: string): NotebookProgram {
     parts.push(blankMagics(cellText.endsWith('\n') ? cellText.slice(0, -1) : cellText));
   });
   return { text: parts.join('\n'), lines };
+}
+
+export interface CellProgram {
+  text: string;
+  /** Where each cell's text starts in `text` (UTF-16 offset) and on which 0-based program line. */
+  cells: { start: number; line: number; length: number }[];
+}
+
+/**
+ * Code cells' texts (in notebook order) as one Python program, magics blanked with their lengths kept, so
+ * that an offset inside a cell maps back by subtracting the cell's start. Used by the language server,
+ * which receives cells as separate documents.
+ */
+export function programFromCells(cellTexts: string[]): CellProgram {
+  const cells: CellProgram['cells'] = [];
+  let text = '';
+  let line = 0;
+  for (const cellText of cellTexts) {
+    if (cells.length > 0) {
+      text += '\n';
+      line++;
+    }
+    cells.push({ start: text.length, line, length: cellText.length });
+    text += blankMagics(cellText);
+    line += cellText.split(/\r\n|\r|\n/).length - 1;
+  }
+  return { text, cells };
 }

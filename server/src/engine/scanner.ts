@@ -163,7 +163,7 @@ export async function analyzeDocument(
   const findings: Finding[] = [];
   const seen = new Set<string>();
   for (const raw of raws) {
-    const dedupeKey = `${raw.ruleId}:${raw.startOffset}:${raw.endOffset}`;
+    const dedupeKey = `${raw.ruleId}:${raw.startOffset}:${raw.endOffset}:${raw.variable ?? ''}`;
     if (seen.has(dedupeKey)) continue;
     seen.add(dedupeKey);
     const card = catalog.byId.get(raw.ruleId);

@@ -1,0 +1,88 @@
+// Open documents as the editor sees them: text kept in sync from incremental changes (ranges converted
+// from the negotiated position encoding), a syntax tree that follows the edits, and the engine language.
+import * as path from 'node:path';
+import { URI } from 'vscode-uri';
+import type { TextDocumentContentChangeEvent } from 'vscode-languageserver/node';
+import type { LanguageId } from '../engine/finding';
+import { SyntaxDocument } from '../engine/incremental';
+import { detectLanguage } from '../engine/languages';
+import { PositionConverter, type PositionEncoding } from './positions';
+
+/** LSP language identifiers → engine languages, for documents whose file name does not tell (untitled…). */
+const BY_LANGUAGE_ID: Record<string, LanguageId> = {
+  python: 'python',
+  javascript: 'javascript',
+  javascriptreact: 'javascript',
+  typescript: 'typescript',
+  typescriptreact: 'tsx',
+  'cuda-cpp': 'cuda',
+  cuda: 'cuda',
+  cpp: 'cuda',
+  c: 'cuda',
+  shellscript: 'shell',
+  sh: 'shell',
+  bash: 'shell',
+  dockerfile: 'dockerfile',
+  yaml: 'yaml',
+  dotenv: 'dotenv',
+};
+
+export function languageOf(uri: string, languageId: string, text: string): LanguageId | undefined {
+  const fsPath = uriToPath(uri);
+  const byName = fsPath ? detectLanguage(fsPath, text.slice(0, 64 * 1024)) : undefined;
+  if (byName && byName !== 'notebook') return byName;
+  return BY_LANGUAGE_ID[languageId];
+}
+
+export function uriToPath(uri: string): string | undefined {
+  try {
+    const parsed = URI.parse(uri);
+    return parsed.scheme === 'file' ? parsed.fsPath : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function pathToUri(fsPath: string): string {
+  return URI.file(path.resolve(fsPath)).toString();
+}
+
+export class OpenDocument {
+  readonly syntax: SyntaxDocument;
+
+  constructor(
+    readonly uri: string,
+    readonly languageId: string,
+    public version: number,
+    readonly lang: LanguageId,
+    text: string,
+  ) {
+    this.syntax = new SyntaxDocument(lang, text);
+  }
+
+  get text(): string {
+    return this.syntax.content;
+  }
+
+  converter(encoding: PositionEncoding): PositionConverter {
+    return new PositionConverter(this.text, encoding);
+  }
+
+  applyChanges(changes: TextDocumentContentChangeEvent[], version: number, encoding: PositionEncoding): void {
+    for (const change of changes) {
+      if ('range' in change && change.range) {
+        const conv = new PositionConverter(this.text, encoding);
+        const start = conv.offsetAt(change.range.start);
+        const end = Math.max(start, conv.offsetAt(change.range.end));
+        this.syntax.applyChange(start, end, change.text);
+      } else {
+        this.syntax.replaceAll(change.text);
+      }
+    }
+    this.version = version;
+  }
+
+  dispose(): void {
+    this.syntax.dispose();
+  }
+}

@@ -1,0 +1,385 @@
+// The language server's state and logic: open documents analysed on every change (never publishing
+// results for an older version), findings of closed files from workspace scans and file watching, the
+// policy per workspace folder, and the policy status sent to the client when the decision changes.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import ignore from 'ignore';
+import type { Connection, Diagnostic } from 'vscode-languageserver/node';
+import {
+  type GatingFinding,
+  POLICY_STATUS_NOTIFICATION,
+  type PolicyStatus,
+  type RetestResult,
+} from '../../../shared/src/protocol';
+import { DEFAULT_SETTINGS, meetsMinimum, type SentinelSettings } from '../../../shared/src/settings';
+import type { Finding, ScanReport } from '../engine/finding';
+import { applyPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from '../engine/policy';
+import { type Catalog, loadCatalog } from '../engine/rules/catalog';
+import { analyzeDocument, scanPaths } from '../engine/scanner';
+import { type StepLocator, toDiagnostic } from './diagnostics';
+import { findingsByCell, NotebookState } from './notebooks';
+import { OpenDocument, pathToUri, uriToPath } from './documents';
+import { PositionConverter, type PositionEncoding } from './positions';
+
+interface KnownFile {
+  uri: string;
+  findings: Finding[];
+  /** Text the findings' offsets refer to (for closed files, the text read at scan time). */
+  text: string;
+  /** Notebook cells: where trace steps in other cells are. */
+  locateStep?: StepLocator;
+}
+
+export interface ProgressReporter {
+  report(percentage: number, message: string): void;
+  isCancelled(): boolean;
+  done(): void;
+}
+
+export class Workspace {
+  readonly catalog: Catalog = loadCatalog();
+  readonly documents = new Map<string, OpenDocument>();
+  readonly notebooks = new Map<string, NotebookState>();
+  private readonly known = new Map<string, KnownFile>();
+  private readonly scheduled = new Map<string, NodeJS.Immediate>();
+  private policies = new Map<string, { policy: Policy; error?: string }>();
+  private lastStatus = '';
+  settings: SentinelSettings = DEFAULT_SETTINGS;
+  roots: string[] = [];
+  encoding: PositionEncoding = 'utf-16';
+
+  constructor(private readonly connection: Connection) {}
+
+  // ---- roots and policy ----------------------------------------------------------------------------
+
+  /** The workspace folder holding `fsPath` (the deepest one), else the file's own folder. */
+  rootFor(fsPath: string): string {
+    const holders = this.roots.filter((r) => fsPath === r || fsPath.startsWith(r + path.sep));
+    return holders.sort((a, b) => b.length - a.length)[0] ?? path.dirname(fsPath);
+  }
+
+  policyFor(root: string): { policy: Policy; error?: string } {
+    const cached = this.policies.get(root);
+    if (cached) return cached;
+    let entry: { policy: Policy; error?: string };
+    try {
+      const configured = this.settings.policyPath ? path.resolve(root, this.settings.policyPath) : undefined;
+      const file = configured ?? findPolicy(root);
+      entry = { policy: file ? loadPolicy(file, this.catalog) : defaultPolicy(root) };
+    } catch (err) {
+      // A broken policy must not silence the editor: use the default and say why in the status.
+      entry = { policy: defaultPolicy(root), error: (err as Error).message };
+      this.connection.console.error(`sentinel: ${(err as Error).message}`);
+    }
+    this.policies.set(root, entry);
+    return entry;
+  }
+
+  /** Forget loaded policies (a policy file or the settings changed) and re-apply them to every known file. */
+  reloadPolicies(): void {
+    this.policies.clear();
+    for (const file of this.known.values()) {
+      const fsPath = uriToPath(file.uri);
+      if (!fsPath) continue;
+      const root = this.rootFor(fsPath);
+      applyPolicy(file.findings, this.policyFor(root).policy, { baseDir: root });
+      this.publish(file);
+    }
+    this.sendPolicyStatus();
+  }
+
+  // ---- open documents --------------------------------------------------------------------------------
+
+  /** Analyse `uri` soon; several changes before the analysis starts cost one analysis of the latest text. */
+  schedule(uri: string): void {
+    const pending = this.scheduled.get(uri);
+    if (pending) clearImmediate(pending);
+    this.scheduled.set(
+      uri,
+      setImmediate(() => {
+        this.scheduled.delete(uri);
+        this.analyzeOpen(uri).catch((err: unknown) => this.connection.console.error(`sentinel: analysing ${uri} failed: ${(err as Error).stack ?? String(err)}`));
+      }),
+    );
+  }
+
+  async analyzeOpen(uri: string): Promise<void> {
+    const doc = this.documents.get(uri);
+    if (!doc) return;
+    const version = doc.version;
+    const text = doc.text;
+    const fsPath = uriToPath(uri);
+    const root = fsPath ? this.rootFor(fsPath) : undefined;
+    const displayPath = fsPath && root ? path.relative(root, fsPath).split(path.sep).join('/') : uri;
+    if (fsPath && root && this.isExcluded(fsPath, root)) {
+      this.forget(uri);
+      return;
+    }
+    const tree = await doc.syntax.syntaxTree();
+    // A newer version arrived while parsing: its own analysis is scheduled; do not publish stale results.
+    if (this.documents.get(uri) !== doc || doc.version !== version) return;
+    const { findings } = await analyzeDocument(displayPath, text, doc.lang, { catalog: this.catalog, rules: this.settings.rules, tree });
+    if (this.documents.get(uri) !== doc || doc.version !== version) return;
+    const { policy } = this.policyFor(root ?? (fsPath ? path.dirname(fsPath) : process.cwd()));
+    applyPolicy(findings, policy, { baseDir: root ?? process.cwd() });
+    const file = { uri, findings, text };
+    this.known.set(uri, file);
+    this.publish(file, version);
+    this.sendPolicyStatus();
+  }
+
+  /** A closed document goes back to what is on disk: rescan it if it is a file, else clear it. */
+  async closed(uri: string): Promise<void> {
+    const doc = this.documents.get(uri);
+    doc?.dispose();
+    this.documents.delete(uri);
+    const fsPath = uriToPath(uri);
+    if (fsPath && fs.existsSync(fsPath)) await this.rescanFiles([fsPath]);
+    else this.forget(uri);
+  }
+
+  // ---- notebooks ------------------------------------------------------------------------------------
+
+  notebookOfCell(cellUri: string): NotebookState | undefined {
+    for (const nb of this.notebooks.values()) if (nb.hasCell(cellUri)) return nb;
+    return undefined;
+  }
+
+  async analyzeNotebook(uri: string): Promise<void> {
+    const nb = this.notebooks.get(uri);
+    if (!nb) return;
+    const version = nb.version;
+    const { program, cells } = nb.program();
+    const fsPath = uriToPath(uri);
+    const root = fsPath ? this.rootFor(fsPath) : (this.roots[0] ?? process.cwd());
+    const displayPath = fsPath ? path.relative(root, fsPath).split(path.sep).join('/') : uri;
+    const { findings } = await analyzeDocument(displayPath, program.text, 'python', { catalog: this.catalog, rules: this.settings.rules });
+    if (this.notebooks.get(uri) !== nb || nb.version !== version) return;
+    applyPolicy(findings, this.policyFor(root).policy, { baseDir: root });
+    const texts = new Map(cells.map((c) => [c.uri, c.text]));
+    for (const [cellUri, list] of findingsByCell(findings, program, cells)) {
+      const stepUris = new Map(list.map((x) => [x.finding.fingerprint, x.stepUris]));
+      const locateStep: StepLocator = (f, i) => {
+        const target = stepUris.get(f.fingerprint)?.[i];
+        const step = f.trace[i];
+        if (!target || !step) return undefined;
+        const conv = new PositionConverter(texts.get(target) ?? '', this.encoding);
+        return { uri: target, range: conv.rangeOf(step.startOffset, step.endOffset) };
+      };
+      const file = { uri: cellUri, findings: list.map((x) => x.finding), text: texts.get(cellUri) ?? '', locateStep };
+      this.known.set(cellUri, file);
+      this.publish(file);
+    }
+    this.sendPolicyStatus();
+  }
+
+  closeNotebook(uri: string): void {
+    const nb = this.notebooks.get(uri);
+    this.notebooks.delete(uri);
+    for (const cell of nb?.cells ?? []) this.forget(cell.uri);
+  }
+
+  // ---- closed files ---------------------------------------------------------------------------------
+
+  private isExcluded(fsPath: string, root: string): boolean {
+    if (this.settings.exclude.length === 0) return false;
+    const rel = path.relative(root, fsPath).split(path.sep).join('/');
+    return !!rel && !rel.startsWith('..') && ignore().add(this.settings.exclude).ignores(rel);
+  }
+
+  private async scanRoot(paths: string[], root: string, progress?: ProgressReporter, total = 1, index = 0): Promise<ScanReport> {
+    const { policy } = this.policyFor(root);
+    return scanPaths(paths, {
+      catalog: this.catalog,
+      rules: this.settings.rules,
+      baseDir: root,
+      policy,
+      exclude: this.settings.exclude,
+      maxFileBytes: this.settings.maxFileSize,
+      onProgress: progress
+        ? (done, count, file) => progress.report(Math.floor(((index + done / Math.max(count, 1)) / total) * 100), `${done}/${count} ${file}`)
+        : undefined,
+      isCancelled: progress ? () => progress.isCancelled() : undefined,
+    });
+  }
+
+  /**
+   * Takes a scan's findings into the known files. `scannedFiles` (a rescan of those files) or `wholeRoot`
+   * (a scan of a folder) say which earlier results the scan replaces, so that fixed files are cleared.
+   */
+  private absorb(report: ScanReport, scannedFiles?: string[], wholeRoot?: string): void {
+    const byPath = new Map<string, Finding[]>();
+    for (const f of report.findings) {
+      const abs = path.resolve(report.baseDir, f.evidence.path);
+      byPath.set(abs, [...(byPath.get(abs) ?? []), f]);
+    }
+    for (const abs of scannedFiles ?? []) if (!byPath.has(abs)) byPath.set(abs, []);
+    if (wholeRoot && !report.cancelled) {
+      for (const uri of this.known.keys()) {
+        const p = uriToPath(uri);
+        if (p && !this.documents.has(uri) && p.startsWith(wholeRoot + path.sep) && !byPath.has(p)) byPath.set(p, []);
+      }
+    }
+    for (const [abs, findings] of byPath) {
+      const uri = pathToUri(abs);
+      if (this.documents.has(uri)) continue; // the editor's text wins over the disk
+      let text = '';
+      try {
+        text = fs.readFileSync(abs, 'utf8');
+      } catch {
+        text = '';
+      }
+      const file = { uri, findings, text };
+      this.known.set(uri, file);
+      this.publish(file);
+    }
+  }
+
+  /** Scans every workspace folder, publishing diagnostics for closed files too. */
+  async scanWorkspace(progress?: ProgressReporter): Promise<{ filesScanned: number; findings: number; cancelled: boolean }> {
+    let filesScanned = 0;
+    let findings = 0;
+    let cancelled = false;
+    try {
+      for (const [i, root] of this.roots.entries()) {
+        const report = await this.scanRoot([root], root, progress, this.roots.length, i);
+        filesScanned += report.filesScanned;
+        findings += report.findings.length;
+        this.absorb(report, undefined, root);
+        if (report.cancelled) {
+          cancelled = true;
+          break;
+        }
+      }
+    } finally {
+      progress?.done();
+    }
+    this.sendPolicyStatus();
+    return { filesScanned, findings, cancelled };
+  }
+
+  /** Files changed on disk (file watcher): rescan those that are not open. */
+  async rescanFiles(files: string[]): Promise<void> {
+    const byRoot = new Map<string, string[]>();
+    for (const f of files) {
+      if (this.documents.has(pathToUri(f))) continue;
+      if (!fs.existsSync(f)) {
+        this.forget(pathToUri(f));
+        continue;
+      }
+      const root = this.rootFor(f);
+      byRoot.set(root, [...(byRoot.get(root) ?? []), f]);
+    }
+    for (const [root, list] of byRoot) this.absorb(await this.scanRoot(list, root), list);
+    this.sendPolicyStatus();
+  }
+
+  forget(uri: string): void {
+    this.known.delete(uri);
+    void this.connection.sendDiagnostics({ uri, diagnostics: [] });
+    this.sendPolicyStatus();
+  }
+
+  // ---- output ----------------------------------------------------------------------------------------
+
+  findingsFor(uri: string): { findings: Finding[]; text: string } | undefined {
+    return this.known.get(uri);
+  }
+
+  private visible(f: Finding): boolean {
+    if (f.decision === 'suppressed') return this.settings.showSuppressed;
+    return meetsMinimum(f.severity, this.settings.minimumSeverity);
+  }
+
+  diagnosticsFor(file: KnownFile): Diagnostic[] {
+    const converter = new PositionConverter(file.text, this.encoding);
+    return file.findings.filter((f) => this.visible(f)).map((f) => toDiagnostic(f, converter, file.uri, file.locateStep));
+  }
+
+  private publish(file: KnownFile, version?: number): void {
+    void this.connection.sendDiagnostics({ uri: file.uri, version, diagnostics: this.diagnosticsFor(file) });
+  }
+
+  /** Re-filter and republish everything (settings changed). */
+  republishAll(): void {
+    for (const file of this.known.values()) this.publish(file);
+    this.sendPolicyStatus(true);
+  }
+
+  policyStatus(): PolicyStatus {
+    const all = [...this.known.values()].flatMap((k) => k.findings.map((f) => ({ f, uri: k.uri, text: k.text })));
+    const root = this.roots[0] ?? process.cwd();
+    const { policy, error } = this.policyFor(root);
+    const summary = summarize(all.map((x) => x.f), policy);
+    const gating: GatingFinding[] = all
+      .filter((x) => x.f.decision === 'block' || x.f.decision === 'ticket')
+      .sort((a, b) => (a.f.decision === b.f.decision ? a.uri.localeCompare(b.uri) || a.f.evidence.startOffset - b.f.evidence.startOffset : a.f.decision === 'block' ? -1 : 1))
+      .map((x) => {
+        const pos = new PositionConverter(x.text, this.encoding).positionAt(x.f.evidence.startOffset);
+        return {
+          ruleId: x.f.ruleId,
+          severity: x.f.severity,
+          title: x.f.title,
+          uri: x.uri,
+          line: pos.line,
+          character: pos.character,
+          decision: x.f.decision as 'block' | 'ticket',
+          fingerprint: x.f.fingerprint,
+        };
+      });
+    return {
+      decision: summary.decision,
+      bySeverity: summary.bySeverity,
+      blocking: summary.blocking,
+      tickets: summary.tickets,
+      suppressed: summary.suppressed,
+      findings: gating,
+      retest: policy.retest,
+      ...(policy.path ? { policyUri: pathToUri(policy.path) } : {}),
+      ...(error ? { policyError: error } : {}),
+    };
+  }
+
+  /** Sends `sentinel/policyStatus` when it differs from the last one sent (or always, when forced). */
+  sendPolicyStatus(force = false): void {
+    const status = this.policyStatus();
+    const key = JSON.stringify(status);
+    if (!force && key === this.lastStatus) return;
+    this.lastStatus = key;
+    void this.connection.sendNotification(POLICY_STATUS_NOTIFICATION, status);
+  }
+
+  /**
+   * The retest: the same scan the policy's retest command runs (`sentinel sast <paths> --rule <sel>`), from
+   * the policy's folder, with the CLI's exit-code rule applied.
+   */
+  async retest(): Promise<RetestResult> {
+    const root = this.roots[0] ?? process.cwd();
+    const { policy } = this.policyFor(root);
+    const words = policy.retest.split(/\s+/).filter(Boolean);
+    const sast = words.indexOf('sast');
+    const paths: string[] = [];
+    const rules: string[] = [];
+    for (let i = sast + 1; sast >= 0 && i < words.length; i++) {
+      if (words[i] === '--rule' || words[i] === '-r') rules.push(words[++i] ?? '');
+      else if (words[i].startsWith('--rule=')) rules.push(words[i].slice(7));
+      else if (words[i].startsWith('-')) i += ['--format', '-f', '--output', '-o', '--policy', '-p', '--max-file-size'].includes(words[i]) ? 1 : 0;
+      else paths.push(words[i].replace(/^["']|["']$/g, ''));
+    }
+    const base = policy.path ? path.dirname(policy.path) : root;
+    const existing = paths.map((p) => path.resolve(base, p)).filter((p) => fs.existsSync(p));
+    const targets = existing.length > 0 ? existing : [root];
+    const report = await scanPaths(targets, { catalog: this.catalog, rules: rules.length ? rules : this.settings.rules, baseDir: root, policy });
+    this.absorb(report, undefined);
+    this.sendPolicyStatus();
+    return {
+      command: policy.retest,
+      decision: report.summary.decision,
+      exitCode: report.summary.decision === 'blocked' ? 1 : 0,
+      blocking: report.summary.blocking,
+      tickets: report.summary.tickets,
+      suppressed: report.summary.suppressed,
+      filesScanned: report.filesScanned,
+    };
+  }
+}
