@@ -8,6 +8,8 @@ import * as path from 'node:path';
 const root = path.dirname(new URL(import.meta.url).pathname);
 const dist = path.join(root, 'dist');
 const watch = process.argv.includes('--watch');
+// --production: minified, no source maps (the .vsix); the default keeps maps for debugging and tests.
+const production = process.argv.includes('--production');
 
 /** Grammar files shipped in dist/grammars, with the package each comes from (recorded in dist/grammars/SOURCES.json). */
 const GRAMMARS = [
@@ -52,7 +54,8 @@ const options = {
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  sourcemap: true,
+  sourcemap: !production,
+  minify: production,
   external: ['vscode'],
   // jsonc-parser's UMD build requires its parts dynamically; its ESM build bundles cleanly.
   mainFields: ['module', 'main'],
@@ -63,6 +66,8 @@ const options = {
 };
 
 fs.mkdirSync(dist, { recursive: true });
+// A production build must not leave maps from an earlier development build inside the package.
+if (production) for (const f of fs.readdirSync(dist)) if (f.endsWith('.map')) fs.rmSync(path.join(dist, f));
 copyAssets();
 if (watch) {
   const ctx = await esbuild.context(options);

@@ -6,6 +6,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
 import picomatch from 'picomatch';
 import policySchema from '../../../rules/policy.schema.json';
+import { rulesDir } from './assets';
 import { SEVERITIES, type Finding, type ReportSummary, type ScanWarning, type Severity } from './finding';
 import { loadCatalog, type Catalog } from './rules/catalog';
 
@@ -668,35 +669,6 @@ export function summarize(findings: Finding[], policy: Policy): ReportSummary {
 
 /** The spec's policy file with comments, for `sentinel init` and editor templates. Loads to the default policy plus the spec's rule example. */
 export function policyTemplate(): string {
-  return `# Sentinel policy: which JIT findings block a release, which need a ticket, who owns them, and which
-# are accepted. Sentinel uses the nearest sentinel-policy.yml in the scanned folder or its parents.
-
-# The rule family this policy governs.
-category: JIT
-# Unsuppressed findings at these severities block the release (sentinel exits 1).
-fail_on:
-  - CRITICAL
-  - HIGH
-# Unsuppressed findings at these severities need a ticket with an owner and the retest command.
-ticket_on:
-  - MEDIUM
-# The command that must return clean output before a finding counts as closed.
-retest: "sentinel sast ./src/ --rule JIT"
-
-# Per-rule overrides: owner, fail_on, ticket_on and retest replace the values above for one rule.
-rules:
-  JIT-EVAL-COMPILE:
-    owner: "Application security and backend/agent owner"
-    fail_on: ["CRITICAL", "HIGH"]
-    retest: "sentinel sast ./src/ --rule JIT"
-
-# Accepted findings. Each entry names a rule ID, a category (JIT) or *, a path glob relative to this
-# file's folder and/or a finding fingerprint, and the reason the risk is accepted. Suppressed findings
-# stay in the report. From its expires date (YYYY-MM-DD, UTC) an entry stops suppressing and scans warn.
-allowlist:
-#  - rule: JIT-EVAL-COMPILE
-#    path: "src/legacy/**"
-#    reason: "Legacy formula engine runs in a sandboxed worker; replaced by the operator map in Q3"
-#    expires: 2026-09-30
-`;
+  // The template is data shipped beside the rule cards, so that the editor client can offer it too.
+  return fs.readFileSync(path.join(rulesDir(), 'sentinel-policy.template.yml'), 'utf8');
 }

@@ -125,7 +125,8 @@ export function loadCatalog(dir: string = rulesDir()): Catalog {
   const byId = new Map<string, RuleCard>();
   const files = fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith('.yml') && f !== 'sources.yml')
+    // Rule cards are named by their ID; other YAML here (sources, the policy template) is not a rule.
+    .filter((f) => /^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+\.yml$/.test(f))
     .sort();
   if (files.length === 0) throw new CatalogError(dir, '', 'holds no rule cards (*.yml)');
   for (const name of files) {
