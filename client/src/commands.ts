@@ -48,11 +48,14 @@ export async function retest(ctx: CommandContext): Promise<number | undefined> {
     void vscode.window.showWarningMessage('Sentinel: open a folder to retest.');
     return undefined;
   }
-  const command = ctx.status()?.retest ?? 'sentinel sast ./src/ --rule JIT';
+  const status = ctx.status();
+  const command = status?.retest ?? 'sentinel sast ./src/ --rule JIT';
   const args = retestArguments(command);
+  // The retest's paths are written relative to the policy file, as the CLI and the server read them.
+  const cwd = status?.policyUri ? path.dirname(vscode.Uri.parse(status.policyUri).fsPath) : root.fsPath;
   const cli = ctx.context.asAbsolutePath(path.join('dist', 'cli.js'));
   // The extension host's own runtime runs the CLI: no separate Node installation is needed.
-  const execution = new vscode.ProcessExecution(process.execPath, [cli, ...args], { cwd: root.fsPath, env: { ELECTRON_RUN_AS_NODE: '1' } });
+  const execution = new vscode.ProcessExecution(process.execPath, [cli, ...args], { cwd, env: { ELECTRON_RUN_AS_NODE: '1' } });
   const task = new vscode.Task({ type: 'sentinel', command }, vscode.TaskScope.Workspace, `retest: ${command}`, 'sentinel', execution, []);
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, clear: true, panel: vscode.TaskPanelKind.Dedicated };
   const started = await vscode.tasks.executeTask(task);

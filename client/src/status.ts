@@ -47,7 +47,7 @@ export class GateStatusBar implements vscode.Disposable {
 
   update(status: PolicyStatus | undefined): void {
     this.status = status;
-    this.item.text = `$(shield) ${statusText(status).replace(/^Sentinel: /, 'Sentinel: ')}`;
+    this.item.text = `$(shield) ${statusText(status)}`;
     this.item.tooltip = tooltipFor(status);
     this.item.backgroundColor =
       status?.decision === 'blocked' || status?.policyError

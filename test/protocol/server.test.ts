@@ -364,6 +364,44 @@ describe('language server over stdio', function () {
     assert.deepEqual(await c.diagnosticsFor(uri, (_d, v) => v === 2), []);
   });
 
+  it('places scanned .ipynb findings on their JSON lines and counts an opened notebook once', async () => {
+    const nb = { cells: [{ cell_type: 'code', metadata: {}, outputs: [], execution_count: null, source: ['q = input()\n', 'eval(q)\n'] }], metadata: {}, nbformat: 4, nbformat_minor: 5 };
+    const json = JSON.stringify(nb, null, 1);
+    fs.writeFileSync(path.join(root, 'src/nb.ipynb'), json);
+    const c = await start();
+    await c.connection.sendRequest('workspace/executeCommand', { command: 'sentinel.scanWorkspace', arguments: [] });
+    const nbUri = uriOf(root, 'src/nb.ipynb');
+    const [d] = await c.diagnosticsFor(nbUri, (ds) => ds.length === 1);
+    const line = json.split('\n').findIndex((l) => l.includes('eval(q)'));
+    assert.equal(d.range.start.line, line);
+    await c.waitFor(() => c.notificationsOf<PolicyStatus>(POLICY_STATUS_NOTIFICATION).at(-1)?.blocking === 3, 'calc.py, kernels.py and nb.ipynb blocking');
+    const cell = `vscode-notebook-cell:${path.join(root, 'src/nb.ipynb')}#c0`;
+    await c.connection.sendNotification('notebookDocument/didOpen', {
+      notebookDocument: { uri: nbUri, notebookType: 'jupyter-notebook', version: 1, cells: [{ kind: 2, document: cell }] },
+      cellTextDocuments: [{ uri: cell, languageId: 'python', version: 1, text: 'q = input()\neval(q)' }],
+    });
+    await c.diagnosticsFor(cell, (ds) => ds.length === 1);
+    await c.diagnosticsFor(nbUri, (ds) => ds.length === 0, 'the .ipynb file diagnostics cleared while the notebook is open');
+    const status = c.notificationsOf<PolicyStatus>(POLICY_STATUS_NOTIFICATION).at(-1)!;
+    assert.equal(status.blocking, 3, 'the notebook counts once');
+    // A policy change reaches the open notebook's cells.
+    const policy = path.join(root, 'sentinel-policy.yml');
+    fs.writeFileSync(policy, 'category: JIT\nfail_on: [HIGH]\nticket_on: [MEDIUM]\nretest: "sentinel sast src"\nallowlist:\n  - rule: JIT\n    path: "src/nb.ipynb"\n    reason: "exploration notebook, never deployed"\n');
+    await c.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(policy).toString(), type: 1 }] });
+    await c.diagnosticsFor(cell, (ds) => ds.length === 1 && ds[0].severity === 4, 'cell finding suppressed by the new policy');
+  });
+
+  it('leaves plain C++ alone until it calls NVRTC', async () => {
+    const c = await start();
+    const uri = uriOf(root, 'src/host.cpp');
+    const plain = 'int main(int argc, char** argv) { return run(argv[1]); }\n';
+    await c.open(uri, 'cpp', plain);
+    await c.change(uri, 2, [{ text: `#include <nvrtc.h>\n${plain.replace('return run(argv[1]);', 'nvrtcProgram p; nvrtcCreateProgram(&p, argv[1], "k.cu", 0, 0, 0); return 0;')}` }]);
+    const [d] = await c.diagnosticsFor(uri, (ds) => ds.length === 1);
+    assert.equal(d.code, 'JIT-DYNAMIC-KERNEL');
+    assert.equal(c.diagnostics.get(uri)!.filter((p) => p.diagnostics.length > 0).length, 1);
+  });
+
   it('survives unknown methods, documents it never opened and out-of-range positions', async () => {
     const c = await start();
     await assert.rejects(c.connection.sendRequest('sentinel/nope', {}), /Unhandled method|not found/i);

@@ -68,8 +68,16 @@ export class SyntaxDocument {
   /** The tree for the current text, reparsed incrementally when edits are pending; undefined without a grammar. */
   async syntaxTree(): Promise<Tree | undefined> {
     if (!hasGrammar(this.lang)) return undefined;
-    if (this.stale || !this.tree) {
-      const next = await parseText(this.lang, this.text, this.tree);
+    while (this.stale || !this.tree) {
+      const text = this.text;
+      const next = await parseText(this.lang, text, this.tree);
+      if (this.text !== text) {
+        // An edit arrived while the grammar was loading: `next` is for the old text and was not edited with it.
+        next.delete();
+        this.tree?.delete();
+        this.tree = undefined;
+        continue;
+      }
       this.tree?.delete();
       this.tree = next;
       this.stale = false;

@@ -43,6 +43,11 @@ const BY_EXTENSION: Record<string, LanguageId> = {
 const CPP_EXTENSIONS = new Set(['.cpp', '.cc', '.cxx', '.c', '.h', '.hpp', '.hh', '.hxx']);
 const NVRTC_HINT = /\b(nvrtcCreateProgram|cuModuleLoadData(Ex)?|cuLinkAddData)\b/;
 
+/** Whether C/C++ text calls NVRTC or loads modules from memory, which is what makes it Sentinel's business. */
+export function callsNvrtc(text: string): boolean {
+  return NVRTC_HINT.test(text);
+}
+
 /**
  * The language of `file`, or undefined when Sentinel does not read it. `head` is the start of the file's
  * text, used where the name alone does not tell (C++ without NVRTC, scripts with a shebang).

@@ -159,7 +159,7 @@ export async function analyzeDocument(
     warnings.push({ code: 'incomplete-allow-comment', path: displayPath, line: bad.line, message: `allow comment on line ${bad.line} suppresses nothing: ${bad.problem}` });
   }
   const occurrences = new Map<string, number>();
-  raws.sort((a, b) => a.startOffset - b.startOffset || a.ruleId.localeCompare(b.ruleId));
+  raws.sort((a, b) => a.startOffset - b.startOffset || (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0));
   const findings: Finding[] = [];
   const seen = new Set<string>();
   for (const raw of raws) {

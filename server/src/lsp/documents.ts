@@ -5,7 +5,12 @@ import { URI } from 'vscode-uri';
 import type { TextDocumentContentChangeEvent } from 'vscode-languageserver/node';
 import type { LanguageId } from '../engine/finding';
 import { SyntaxDocument } from '../engine/incremental';
-import { detectLanguage } from '../engine/languages';
+import { callsNvrtc, detectLanguage } from '../engine/languages';
+
+/** Plain C and C++ are only analysed while they call NVRTC, as in the CLI (checked on every change). */
+export function outOfScope(languageId: string, text: string): boolean {
+  return (languageId === 'c' || languageId === 'cpp') && !callsNvrtc(text);
+}
 import { PositionConverter, type PositionEncoding } from './positions';
 
 /** LSP language identifiers → engine languages, for documents whose file name does not tell (untitled…). */

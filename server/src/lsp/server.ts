@@ -85,6 +85,7 @@ export function startServer(connection: Connection): void {
       ws.settings = normaliseSettings((change.settings as { sentinel?: unknown } | undefined)?.sentinel);
       ws.reloadPolicies();
       for (const uri of ws.documents.keys()) ws.schedule(uri);
+      ws.republishAll();
     }
   });
 
@@ -128,7 +129,7 @@ export function startServer(connection: Connection): void {
     nb.apply(params, ws.encoding);
     void ws.analyzeNotebook(params.notebookDocument.uri);
   });
-  connection.notebooks.synchronization.onDidCloseNotebookDocument(({ notebookDocument }) => ws.closeNotebook(notebookDocument.uri));
+  connection.notebooks.synchronization.onDidCloseNotebookDocument(({ notebookDocument }) => void ws.closeNotebook(notebookDocument.uri));
 
   connection.onHover(({ textDocument, position }) => {
     const known = ws.findingsFor(textDocument.uri);

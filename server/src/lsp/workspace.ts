@@ -18,7 +18,7 @@ import { type Catalog, loadCatalog } from '../engine/rules/catalog';
 import { analyzeDocument, scanPaths } from '../engine/scanner';
 import { type StepLocator, toDiagnostic } from './diagnostics';
 import { findingsByCell, NotebookState } from './notebooks';
-import { OpenDocument, pathToUri, uriToPath } from './documents';
+import { OpenDocument, outOfScope, pathToUri, uriToPath } from './documents';
 import { PositionConverter, type PositionEncoding } from './positions';
 
 interface KnownFile {
@@ -28,6 +28,8 @@ interface KnownFile {
   text: string;
   /** Notebook cells: where trace steps in other cells are. */
   locateStep?: StepLocator;
+  /** Place findings by their 1-based line/column (a scanned .ipynb file), not by offsets into `text`. */
+  byLineColumn?: boolean;
 }
 
 export interface ProgressReporter {
@@ -78,6 +80,8 @@ export class Workspace {
   /** Forget loaded policies (a policy file or the settings changed) and re-apply them to every known file. */
   reloadPolicies(): void {
     this.policies.clear();
+    // Notebook cells are not files: re-analyse open notebooks, which applies the new policy to their cells.
+    for (const uri of this.notebooks.keys()) void this.analyzeNotebook(uri);
     for (const file of this.known.values()) {
       const fsPath = uriToPath(file.uri);
       if (!fsPath) continue;
@@ -111,7 +115,7 @@ export class Workspace {
     const fsPath = uriToPath(uri);
     const root = fsPath ? this.rootFor(fsPath) : undefined;
     const displayPath = fsPath && root ? path.relative(root, fsPath).split(path.sep).join('/') : uri;
-    if (fsPath && root && this.isExcluded(fsPath, root)) {
+    if ((fsPath && root && this.isExcluded(fsPath, root)) || outOfScope(doc.languageId, text) || text.length > this.settings.maxFileSize) {
       this.forget(uri);
       return;
     }
@@ -153,6 +157,12 @@ export class Workspace {
     const fsPath = uriToPath(uri);
     const root = fsPath ? this.rootFor(fsPath) : (this.roots[0] ?? process.cwd());
     const displayPath = fsPath ? path.relative(root, fsPath).split(path.sep).join('/') : uri;
+    if (fsPath && this.isExcluded(fsPath, root)) {
+      for (const cell of nb.cells) this.forget(cell.uri);
+      return;
+    }
+    // While the notebook is open its cells speak for it: drop what a scan found in the .ipynb file.
+    if (this.known.delete(uri)) void this.connection.sendDiagnostics({ uri, diagnostics: [] });
     const { findings } = await analyzeDocument(displayPath, program.text, 'python', { catalog: this.catalog, rules: this.settings.rules });
     if (this.notebooks.get(uri) !== nb || nb.version !== version) return;
     applyPolicy(findings, this.policyFor(root).policy, { baseDir: root });
@@ -173,10 +183,12 @@ export class Workspace {
     this.sendPolicyStatus();
   }
 
-  closeNotebook(uri: string): void {
+  async closeNotebook(uri: string): Promise<void> {
     const nb = this.notebooks.get(uri);
     this.notebooks.delete(uri);
     for (const cell of nb?.cells ?? []) this.forget(cell.uri);
+    const fsPath = uriToPath(uri);
+    if (fsPath && fs.existsSync(fsPath)) await this.rescanFiles([fsPath]);
   }
 
   // ---- closed files ---------------------------------------------------------------------------------
@@ -222,14 +234,15 @@ export class Workspace {
     }
     for (const [abs, findings] of byPath) {
       const uri = pathToUri(abs);
-      if (this.documents.has(uri)) continue; // the editor's text wins over the disk
+      if (this.documents.has(uri) || this.notebooks.has(uri)) continue; // the editor's text wins over the disk
       let text = '';
       try {
         text = fs.readFileSync(abs, 'utf8');
       } catch {
         text = '';
       }
-      const file = { uri, findings, text };
+      // Notebook findings from a scan have offsets into the joined cells: place them by their .ipynb line/column.
+      const file: KnownFile = { uri, findings, text, ...(abs.endsWith('.ipynb') ? { byLineColumn: true } : {}) };
       this.known.set(uri, file);
       this.publish(file);
     }
@@ -293,7 +306,16 @@ export class Workspace {
 
   diagnosticsFor(file: KnownFile): Diagnostic[] {
     const converter = new PositionConverter(file.text, this.encoding);
-    return file.findings.filter((f) => this.visible(f)).map((f) => toDiagnostic(f, converter, file.uri, file.locateStep));
+    const locate: StepLocator | undefined = file.byLineColumn
+      ? (f, i) => ({ uri: file.uri, range: { start: converter.fromLineColumn(f.trace[i].startLine, f.trace[i].startColumn), end: converter.fromLineColumn(f.trace[i].endLine, f.trace[i].endColumn) } })
+      : file.locateStep;
+    return file.findings
+      .filter((f) => this.visible(f))
+      .map((f) => {
+        const d = toDiagnostic(f, converter, file.uri, locate);
+        if (file.byLineColumn) d.range = { start: converter.fromLineColumn(f.evidence.startLine, f.evidence.startColumn), end: converter.fromLineColumn(f.evidence.endLine, f.evidence.endColumn) };
+        return d;
+      });
   }
 
   private publish(file: KnownFile, version?: number): void {
@@ -313,7 +335,7 @@ export class Workspace {
     const summary = summarize(all.map((x) => x.f), policy);
     const gating: GatingFinding[] = all
       .filter((x) => x.f.decision === 'block' || x.f.decision === 'ticket')
-      .sort((a, b) => (a.f.decision === b.f.decision ? a.uri.localeCompare(b.uri) || a.f.evidence.startOffset - b.f.evidence.startOffset : a.f.decision === 'block' ? -1 : 1))
+      .sort((a, b) => (a.f.decision === b.f.decision ? (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0) || a.f.evidence.startOffset - b.f.evidence.startOffset : a.f.decision === 'block' ? -1 : 1))
       .map((x) => {
         const pos = new PositionConverter(x.text, this.encoding).positionAt(x.f.evidence.startOffset);
         return {

@@ -168,10 +168,11 @@ function evalRewrites(ctx: RewriteContext, tokens: JsToken[], argument: string):
       const inserter = new JsInserter(ctx);
       if (inserter.offset === undefined) return [];
       inserter.helper('sentinelBinaryOperation', operatorHelper(inserter.typed));
-      // The operands reach eval() as text and are read back as numbers: Number() does the same reading.
+      // The operands reach eval() as text and are read back as numbers: Number() reads most of them the same
+      // way, but not all ("010", arrays), so this is an explicit quick fix, not part of fix-all.
       return [{
         title: JS_TITLES.operatorEval,
-        safe: true,
+        safe: false,
         preferred: true,
         edits: [{ start: startOffset, end: endOffset, newText: `sentinelBinaryOperation(${op})(Number(${left}), Number(${right}))` }],
         insertions: inserter.insertions,

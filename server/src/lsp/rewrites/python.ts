@@ -88,7 +88,9 @@ export function pythonRewrites(ctx: RewriteContext): Rewrite[] {
   const src = tokenizePython(ctx.text);
   if (!src.ok) return [];
   const { finding } = ctx;
-  const kind = finding.fix?.kind ?? (finding.ruleId === 'JIT-CACHE-POISONING' ? 'per-user-cache' : finding.ruleId === 'JIT-DYNAMIC-KERNEL' ? 'precompiled-kernel' : 'operator-map');
+  // Every check records the fix kind on the finding (finding.fix), so no rule ID is needed here.
+  const kind = finding.fix?.kind;
+  if (!kind) return [];
   if (kind === 'per-user-cache') return cacheRewrites(ctx, src);
   const call = readPyCall(src, finding.evidence.startOffset, finding.evidence.endOffset);
   if (!call) return [];
