@@ -15,6 +15,10 @@ export interface SentinelSettings {
   policyPath: string;
   /** Show findings suppressed by an allow comment or the policy as hints. */
   showSuppressed: boolean;
+  /** In-house dynamic-code APIs: `{ rule, languages, api | method, args, keywords? }`, as in the rule cards. */
+  extraSinks: unknown[];
+  /** In-house sources by language family: `{ python: { calls: [{ api, note }], attributes: [...] } }`. */
+  extraSources: Record<string, unknown>;
 }
 
 export const DEFAULT_SETTINGS: SentinelSettings = {
@@ -24,6 +28,8 @@ export const DEFAULT_SETTINGS: SentinelSettings = {
   maxFileSize: 5 * 1024 * 1024,
   policyPath: '',
   showSuppressed: true,
+  extraSinks: [],
+  extraSources: {},
 };
 
 const SEVERITY_ORDER: MinimumSeverity[] = ['INFO', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
@@ -39,6 +45,8 @@ export function normaliseSettings(raw: unknown): SentinelSettings {
     maxFileSize: typeof r.maxFileSize === 'number' && r.maxFileSize > 0 ? r.maxFileSize : DEFAULT_SETTINGS.maxFileSize,
     policyPath: typeof r.policyPath === 'string' ? r.policyPath : DEFAULT_SETTINGS.policyPath,
     showSuppressed: typeof r.showSuppressed === 'boolean' ? r.showSuppressed : DEFAULT_SETTINGS.showSuppressed,
+    extraSinks: Array.isArray(r.extraSinks) ? r.extraSinks : DEFAULT_SETTINGS.extraSinks,
+    extraSources: r.extraSources && typeof r.extraSources === 'object' && !Array.isArray(r.extraSources) ? (r.extraSources as Record<string, unknown>) : DEFAULT_SETTINGS.extraSources,
   };
 }
 

@@ -85,6 +85,9 @@ fi
 #    bundled headers; without it node-gyp tries to download them and fails offline.
 export PATH="$node24/bin:$PATH"
 export npm_config_nodedir="$node24"
+# Run from `npm test`, this script inherits the outer npm's settings: its user agent names Node 20, and
+# code-server's postinstall reads the Node version from that agent. Let the inner npm describe itself.
+unset npm_config_user_agent npm_node_execpath npm_execpath NODE
 installed_version() { node -p "try { require('$1/package.json').version } catch { '' }"; }
 kerberos_node="node_modules/code-server/lib/vscode/node_modules/kerberos/build/Release/kerberos.node"
 if [ "$(installed_version code-server)" = "$CODE_SERVER_VERSION" ] && [ -f "$kerberos_node" ] &&

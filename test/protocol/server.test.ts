@@ -236,6 +236,23 @@ describe('language server over stdio', function () {
     await c.diagnosticsFor(env, (ds) => ds.length === 0, 'cache rule disabled');
   });
 
+  it('takes in-house sinks and sources from the settings', async () => {
+    const c = await start({
+      settings: {
+        extraSinks: [{ rule: 'JIT-EVAL-COMPILE', languages: ['python'], api: 'ourlib.sandbox.run', args: [0] }, { rule: 'NOPE', languages: ['python'], api: 'x', args: [0] }],
+        extraSources: { python: { calls: [{ api: 'ourllm.complete', note: 'LLM output' }] } },
+      },
+    });
+    const uri = uriOf(root, 'src/inhouse.py');
+    const text = 'import ourllm\nfrom ourlib import sandbox\n\nplan = ourllm.complete("write code")\nsandbox.run(plan)\n';
+    await c.open(uri, 'python', text);
+    const [d] = await c.diagnosticsFor(uri, (ds) => ds.length === 1);
+    assert.equal(d.code, 'JIT-EVAL-COMPILE');
+    assert.deepEqual(d.range.start, positionOf(text, 'sandbox.run('));
+    assert.match(d.relatedInformation![0].message, /^source: LLM output read by `ourllm.complete\(\)`/);
+    await c.waitFor(() => c.notifications.some((n) => n.method === 'window/showMessage' && /unknown rule 'NOPE'/.test(JSON.stringify(n.params))), 'a warning about the bad extra sink');
+  });
+
   it('rescans a closed file that changed on disk and clears a deleted one', async () => {
     const c = await start();
     await c.connection.sendRequest('workspace/executeCommand', { command: 'sentinel.scanWorkspace', arguments: [] });

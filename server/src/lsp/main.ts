@@ -11,6 +11,8 @@ export function runLanguageServer(): void {
   console.log = (...args: unknown[]) => connection.console.log(args.map(String).join(' '));
   // eslint-disable-next-line no-console -- as above
   console.info = console.log;
+  // One failed promise must not take the editor's server down: log it and keep serving.
+  process.on('unhandledRejection', (reason) => connection.console.error(`sentinel: unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`));
   startServer(connection);
 }
 

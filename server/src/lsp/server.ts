@@ -74,6 +74,7 @@ export function startServer(connection: Connection): void {
   async function refreshSettings(): Promise<void> {
     const raw: unknown = clientHasConfiguration ? await connection.workspace.getConfiguration('sentinel') : undefined;
     ws.settings = normaliseSettings(raw);
+    ws.applyCatalogSettings();
     ws.reloadPolicies();
     for (const uri of ws.documents.keys()) ws.schedule(uri);
     ws.republishAll();
@@ -83,6 +84,7 @@ export function startServer(connection: Connection): void {
     if (clientHasConfiguration) await refreshSettings();
     else {
       ws.settings = normaliseSettings((change.settings as { sentinel?: unknown } | undefined)?.sentinel);
+      ws.applyCatalogSettings();
       ws.reloadPolicies();
       for (const uri of ws.documents.keys()) ws.schedule(uri);
       ws.republishAll();

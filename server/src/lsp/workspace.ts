@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore from 'ignore';
-import type { Connection, Diagnostic } from 'vscode-languageserver/node';
+import { type Connection, type Diagnostic, MessageType, ShowMessageNotification } from 'vscode-languageserver/node';
 import {
   type GatingFinding,
   POLICY_STATUS_NOTIFICATION,
@@ -14,7 +14,7 @@ import {
 import { DEFAULT_SETTINGS, meetsMinimum, type SentinelSettings } from '../../../shared/src/settings';
 import type { Finding, ScanReport } from '../engine/finding';
 import { applyPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from '../engine/policy';
-import { type Catalog, loadCatalog } from '../engine/rules/catalog';
+import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog } from '../engine/rules/catalog';
 import { analyzeDocument, scanPaths } from '../engine/scanner';
 import { type StepLocator, toDiagnostic } from './diagnostics';
 import { findingsByCell, NotebookState } from './notebooks';
@@ -39,7 +39,9 @@ export interface ProgressReporter {
 }
 
 export class Workspace {
-  readonly catalog: Catalog = loadCatalog();
+  private readonly baseCatalog: Catalog = loadCatalog();
+  /** The shipped catalog plus the in-house sinks and sources from the settings. */
+  catalog: Catalog = this.baseCatalog;
   readonly documents = new Map<string, OpenDocument>();
   readonly notebooks = new Map<string, NotebookState>();
   private readonly known = new Map<string, KnownFile>();
@@ -78,6 +80,17 @@ export class Workspace {
   }
 
   /** Forget loaded policies (a policy file or the settings changed) and re-apply them to every known file. */
+  /** Applies `extraSinks`/`extraSources` from the settings; bad entries are reported, not fatal. */
+  applyCatalogSettings(): void {
+    const { catalog, errors } = extendCatalog(this.baseCatalog, {
+      sinks: this.settings.extraSinks as CatalogExtension['sinks'],
+      sources: this.settings.extraSources as CatalogExtension['sources'],
+    });
+    this.catalog = catalog;
+    // A plain notification: showWarningMessage would be a request that some clients do not answer.
+    for (const e of errors) void this.connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `Sentinel settings: ${e}` });
+  }
+
   reloadPolicies(): void {
     this.policies.clear();
     // Notebook cells are not files: re-analyse open notebooks, which applies the new policy to their cells.

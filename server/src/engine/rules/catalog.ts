@@ -203,3 +203,41 @@ export function selectRules(catalog: Catalog, selectors: string[]): { rules: Rul
   }
   return { rules: catalog.rules.filter((r) => chosen.has(r)), unknown };
 }
+
+export interface CatalogExtension {
+  /** Extra sinks, each naming the rule it belongs to (`{ rule: 'JIT-EVAL-COMPILE', languages: [python], api: 'mylib.run', args: [0] }`). */
+  sinks?: (SinkSpec & { rule: string })[];
+  /** Extra sources by language family (`python`, `javascript`, `cuda`). */
+  sources?: Record<string, Partial<SourceModel>>;
+}
+
+/**
+ * A copy of `base` with in-house sinks and sources added (an LLM client or request wrapper the catalog does
+ * not know). Entries that do not fit the rule schema are returned as errors and left out, never thrown.
+ */
+export function extendCatalog(base: Catalog, extension: CatalogExtension): { catalog: Catalog; errors: string[] } {
+  const errors: string[] = [];
+  if (!extension.sinks?.length && !extension.sources) return { catalog: base, errors };
+  const schema = JSON.parse(fs.readFileSync(path.join(base.dir, 'rule.schema.json'), 'utf8')) as { definitions: { sink: object } };
+  const validateSink = new Ajv({ allErrors: true, strict: false }).compile({ ...schema.definitions.sink, definitions: schema.definitions });
+  const extraByRule = new Map<string, SinkSpec[]>();
+  (extension.sinks ?? []).forEach((entry, i) => {
+    const { rule, ...spec } = entry ?? ({} as SinkSpec & { rule: string });
+    if (!base.byId.has(rule)) return errors.push(`extra sink ${i}: unknown rule '${String(rule)}'`);
+    if (!validateSink(spec)) return errors.push(`extra sink ${i}: ${describeAjvError(validateSink.errors![0]).field || 'entry'} ${describeAjvError(validateSink.errors![0]).reason}`);
+    extraByRule.set(rule, [...(extraByRule.get(rule) ?? []), spec as SinkSpec]);
+  });
+  const rules = base.rules.map((r) => (extraByRule.has(r.id) ? { ...r, sinks: [...(r.sinks ?? []), ...extraByRule.get(r.id)!] } : r));
+  const sources: Record<string, SourceModel> = { ...base.sources };
+  for (const [family, model] of Object.entries(extension.sources ?? {})) {
+    const add = (key: 'calls' | 'attributes'): SourceSpec[] =>
+      (Array.isArray(model?.[key]) ? model[key]! : []).filter((s, i) => {
+        const ok = typeof s?.api === 'string' && typeof s?.note === 'string';
+        if (!ok) errors.push(`extra source ${family}.${key}[${i}]: needs \`api\` and \`note\` strings`);
+        return ok;
+      });
+    const current = sources[family] ?? { calls: [], attributes: [] };
+    sources[family] = { calls: [...current.calls, ...add('calls')], attributes: [...current.attributes, ...add('attributes')] };
+  }
+  return { catalog: { dir: base.dir, rules, byId: new Map(rules.map((r) => [r.id, r])), sources }, errors };
+}
