@@ -124,24 +124,30 @@ function constantKey(node: Node | null | undefined, file: LanguageAdapter): stri
   return undefined;
 }
 
+/** The last names of the Python calls that can set a cache variable or setting. */
+const PY_CACHE_CALLS = new Set(['setdefault', 'putenv', '__setitem__', 'update']);
+
 function checkPythonCache(ctx: CheckContext, tree: Tree, data: CacheRuleData[], emit: Emit): void {
-  const file = new PythonFile(tree, ctx.catalog.sources.python ?? { calls: [], attributes: [] });
+  const file = PythonFile.of(tree, ctx.catalog.sources.python ?? { calls: [], attributes: [] });
   const report = (d: CacheRuleData, at: Node, variable: string, value: Node): void => {
     const place = sharedValueOf(value, file, d);
     if (place) emit(d, { start: at.startIndex, end: at.endIndex, nodeType: at.type, scope: scopeNames(at) }, variable, value.text, place);
   };
   const isEnviron = (n: Node | null | undefined): boolean => !!n && file.qualifiedName(n) === 'os.environ';
-  for (const node of tree.rootNode.descendantsOfType(['assignment', 'call'])) {
-    if (!node) continue;
+  // Document order matters for the order of findings only, which the scanner sorts anyway.
+  for (const node of [...file.assignments, ...file.calls]) {
     if (node.type === 'assignment') {
       const left = node.childForFieldName('left');
       const right = node.childForFieldName('right');
-      if (left?.type !== 'subscript' || !right || !isEnviron(left.childForFieldName('value'))) continue;
+      // Cheap text test first: resolving names walks scopes.
+      if (left?.type !== 'subscript' || !right || !left.text.includes('environ') || !isEnviron(left.childForFieldName('value'))) continue;
       const key = constantKey(left.childForFieldName('subscript'), file);
       for (const d of data) if (key && d.variables.has(key)) report(d, node, key, right);
       continue;
     }
     const fn = node.childForFieldName('function');
+    const last = fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : fn?.text;
+    if (!last || !PY_CACHE_CALLS.has(last)) continue;
     const api = fn ? file.qualifiedName(fn) : undefined;
     if (!api) continue;
     const args = file.positionalArgs(node);
@@ -177,7 +183,7 @@ function checkJavaScriptCache(ctx: CheckContext, tree: Tree, data: CacheRuleData
   for (const node of tree.rootNode.descendantsOfType('assignment_expression')) {
     const left = node?.childForFieldName('left');
     const right = node?.childForFieldName('right');
-    if (!node || !left || !right || !isProcessEnv(left.childForFieldName('object'))) continue;
+    if (!node || !left || !right || !left.text.includes('env') || !isProcessEnv(left.childForFieldName('object'))) continue;
     const key = left.type === 'member_expression' ? left.childForFieldName('property')?.text : constantKey(left.childForFieldName('index'), file);
     for (const d of data) {
       if (!key || !d.variables.has(key)) continue;

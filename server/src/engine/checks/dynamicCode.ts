@@ -74,6 +74,25 @@ function codeArguments(view: CallView, spec: SinkSpec): Node[] {
   return out;
 }
 
+/**
+ * The callee names worth resolving: the last segment of every sink, and any name the text binds to one
+ * (`run = eval`, `from builtins import eval as e`, `{ runInNewContext: r } = require('vm')`). A superset is
+ * fine; missing an alias would lose a finding.
+ */
+export function candidateNames(text: string, sinkKeys: string[]): Set<string> {
+  const names = new Set(sinkKeys.map((k) => k.slice(k.lastIndexOf('.') + 1)));
+  const segments = [...names].map((n) => n.replace(/[$]/g, '\\$&'));
+  if (segments.length === 0) return names;
+  const alt = segments.join('|');
+  const aliasPatterns = [
+    new RegExp(`([A-Za-z_$][\\w$]*)\\s*=\\s*(?:[\\w$]+\\s*\\.\\s*)*(?:${alt})\\b(?!\\s*\\()`, 'g'),
+    new RegExp(`\\b(?:${alt})\\s+as\\s+([A-Za-z_$][\\w$]*)`, 'g'),
+    new RegExp(`\\b(?:${alt})\\s*:\\s*([A-Za-z_$][\\w$]*)`, 'g'),
+  ];
+  for (const re of aliasPatterns) for (const m of text.matchAll(re)) names.add(m[1]);
+  return names;
+}
+
 export function checkDynamicCode(ctx: CheckContext): void {
   const family = languageFamily(ctx.lang);
   if (!ctx.tree || family === 'config') return;
@@ -83,15 +102,23 @@ export function checkDynamicCode(ctx: CheckContext): void {
   const kernelRule = ctx.catalog.rules.find((r) => (r.kernelMarkers?.length ?? 0) > 0);
   const markers = markerPattern(kernelRule?.kernelMarkers ?? []);
 
+  // Resolving every call's qualified name walks scopes and costs most of the analysis time on large files:
+  // only calls whose callee ends in a sink's name, or in a name bound to one, are resolved.
+  const candidates = candidateNames(ctx.text, [...byApi.keys(), ...byMethod.keys()]);
+  const mayBeSink = (fn: Node, memberType: string, memberField: string): boolean => {
+    if (fn.type === 'identifier') return candidates.has(fn.text);
+    if (fn.type === memberType) return candidates.has(fn.childForFieldName(memberField)?.text ?? '');
+    return true; // (0, eval)(x), calls of calls, subscripts: rare, so always resolved
+  };
   let views: CallView[] = [];
   let reasoner: ExpressionReasoner;
   const root = ctx.tree.rootNode;
   if (family === 'python') {
-    const file = new PythonFile(ctx.tree, sources);
+    const file = PythonFile.of(ctx.tree, sources);
     reasoner = new ExpressionReasoner(file);
-    views = root.descendantsOfType('call').flatMap((call) => {
+    views = file.calls.flatMap((call) => {
       const fn = call?.childForFieldName('function');
-      if (!call || !fn) return [];
+      if (!call || !fn || !mayBeSink(fn, 'attribute', 'attribute')) return [];
       return [{
         call,
         api: file.qualifiedName(fn),
@@ -107,7 +134,7 @@ export function checkDynamicCode(ctx: CheckContext): void {
     reasoner = new ExpressionReasoner(file);
     views = root.descendantsOfType(['call_expression', 'new_expression']).flatMap((call) => {
       const fn = call?.childForFieldName(call.type === 'new_expression' ? 'constructor' : 'function');
-      if (!call || !fn) return [];
+      if (!call || !fn || !mayBeSink(fn, 'member_expression', 'property')) return [];
       return [{
         call,
         api: file.qualifiedName(fn),
@@ -123,7 +150,7 @@ export function checkDynamicCode(ctx: CheckContext): void {
     reasoner = new ExpressionReasoner(file);
     views = root.descendantsOfType('call_expression').flatMap((call) => {
       const fn = call?.childForFieldName('function');
-      if (!call || !fn) return [];
+      if (!call || !fn || !mayBeSink(fn, 'field_expression', 'field')) return [];
       return [{
         call,
         api: file.calleeName(fn),

@@ -5,7 +5,6 @@ import type { Node, Tree } from 'web-tree-sitter';
 import type { SourceModel } from '../rules/catalog';
 import type { Binding, ExprShape, LanguageAdapter, SourceHit } from './expressions';
 
-const SCOPE_TYPES = new Set(['module', 'function_definition', 'lambda']);
 const PYTHON_BUILTINS = new Set([
   'eval', 'exec', 'compile', 'input', 'open', 'getattr', '__import__', 'print', 'str', 'int', 'float', 'bool',
   'len', 'repr', 'format', 'dict', 'list', 'tuple', 'set', 'bytes', 'globals', 'locals', 'vars',
@@ -21,166 +20,192 @@ function nameOfParam(p: Node): Node | undefined {
   return p.namedChildren.find((c): c is Node => c?.type === 'identifier') ?? undefined;
 }
 
+/** Node types gathered in one tree query: scopes, bindings and calls. */
+const COLLECTED = [
+  'function_definition', 'lambda', 'class_definition', 'import_statement', 'import_from_statement', 'assignment',
+  'augmented_assignment', 'for_statement', 'for_in_clause', 'as_pattern', 'named_expression', 'except_clause',
+  'global_statement', 'call',
+];
+const UNPACK_TARGETS = new Set(['pattern_list', 'tuple_pattern', 'list_pattern', 'as_pattern_target', 'list_splat_pattern', 'parenthesized_expression']);
+const files = new WeakMap<Tree, PythonFile>();
+
 export class PythonFile implements LanguageAdapter {
   /** Local name → fully qualified module path, from every import in the file. */
   private readonly imports = new Map<string, string>();
+  /** Bindings per scope node id (module, functions, lambdas, and classes, whose names are not looked up). */
   private readonly scopeBindings = new Map<number, Map<string, Binding[]>>();
+  /** Function and lambda scopes in document order, for finding the scope around an offset. */
+  private readonly functionScopes: Node[] = [];
+  /** Every call in the file, in document order. */
+  readonly calls: Node[] = [];
+  /** Every assignment statement, in document order. */
+  readonly assignments: Node[] = [];
+
+  /** One analysis per tree, shared by the checks that run on it. */
+  static of(tree: Tree, sources: SourceModel): PythonFile {
+    let file = files.get(tree);
+    if (!file) {
+      file = new PythonFile(tree, sources);
+      files.set(tree, file);
+    }
+    return file;
+  }
 
   constructor(
     readonly tree: Tree,
     private readonly sources: SourceModel,
   ) {
-    for (const stmt of tree.rootNode.descendantsOfType(['import_statement', 'import_from_statement'])) {
-      if (stmt) this.recordImport(stmt);
+    // One query in wasm instead of walking the tree from JavaScript: scopes are then assigned by position,
+    // since tree-sitter's parent lookups cost a descent from the root each.
+    const root = tree.rootNode;
+    this.scopeBindings.set(root.id, new Map());
+    const open: Node[] = [];
+    const globals: { stmt: Node; owner: Node }[] = [];
+    for (const node of root.descendantsOfType(COLLECTED)) {
+      if (!node) continue;
+      while (open.length > 0 && open[open.length - 1].endIndex <= node.startIndex) open.pop();
+      const owner = open[open.length - 1] ?? root;
+      const add = (b: Binding): void => this.addBinding(owner, b);
+      switch (node.type) {
+        case 'function_definition':
+        case 'lambda':
+        case 'class_definition': {
+          const name = node.type === 'lambda' ? undefined : node.childForFieldName('name');
+          if (name) add({ kind: 'def', name: name.text, node: name });
+          this.scopeBindings.set(node.id, new Map());
+          if (node.type !== 'class_definition') {
+            this.functionScopes.push(node);
+            this.addParameters(node);
+          }
+          open.push(node);
+          break;
+        }
+        case 'call':
+          this.calls.push(node);
+          break;
+        case 'import_statement':
+        case 'import_from_statement':
+          this.recordImport(node);
+          for (const [local, qualified] of this.importsOf(node)) add({ kind: 'import', name: local, node, qualified });
+          break;
+        case 'assignment': {
+          this.assignments.push(node);
+          const left = node.childForFieldName('left');
+          let right = node.childForFieldName('right');
+          // a = b = value: every target gets the innermost value.
+          while (right?.type === 'assignment') right = right.childForFieldName('right');
+          if (left?.type === 'identifier') {
+            if (right) this.addTargets(owner, left, right, '');
+            // an annotation alone (`x: int`) binds nothing
+          } else if (left) this.addTargets(owner, left, undefined, 'assigned by unpacking');
+          break;
+        }
+        case 'augmented_assignment': {
+          const left = node.childForFieldName('left');
+          const right = node.childForFieldName('right');
+          if (left?.type === 'identifier' && right) this.addTargets(owner, left, right, '', true);
+          break;
+        }
+        case 'for_statement':
+        case 'for_in_clause': {
+          const left = node.childForFieldName('left');
+          if (left) this.addTargets(owner, left, undefined, 'a loop variable');
+          break;
+        }
+        case 'as_pattern': {
+          const alias = node.childForFieldName('alias');
+          if (alias) this.addTargets(owner, alias, undefined, 'bound by `as`');
+          break;
+        }
+        case 'named_expression': {
+          const name = node.childForFieldName('name');
+          const value = node.childForFieldName('value');
+          if (name && value) add({ kind: 'assign', name: name.text, node: name, value });
+          break;
+        }
+        case 'except_clause': {
+          const alias = node.childForFieldName('alias');
+          if (alias) this.addTargets(owner, alias, undefined, 'bound by `except … as`');
+          break;
+        }
+        case 'global_statement':
+          for (const id of node.namedChildren) if (id) add({ kind: 'other', name: id.text, node: id, why: 'global' });
+          if (owner !== root) globals.push({ stmt: node, owner });
+          break;
+      }
+    }
+    // `global NAME` inside a function makes that function's assignments module bindings too.
+    for (const { stmt, owner } of globals) {
+      const local = this.scopeBindings.get(owner.id)!;
+      for (const id of stmt.namedChildren) {
+        for (const b of (id && local.get(id.text)) ?? []) if (!(b.kind === 'other' && b.why === 'global')) this.addBinding(root, b);
+      }
+    }
+  }
+
+  private addBinding(scope: Node, b: Binding): void {
+    const map = this.scopeBindings.get(scope.id)!;
+    const list = map.get(b.name);
+    if (list) list.push(b);
+    else map.set(b.name, [b]);
+  }
+
+  private addParameters(scope: Node): void {
+    const owner = scope.type === 'lambda' ? 'lambda' : `${scope.childForFieldName('name')?.text ?? 'function'}()`;
+    for (const p of scope.childForFieldName('parameters')?.namedChildren ?? []) {
+      const id = p && nameOfParam(p);
+      if (id) this.addBinding(scope, { kind: 'param', name: id.text, node: id, owner });
+    }
+  }
+
+  private addTargets(scope: Node, target: Node, value: Node | undefined, why: string, aug = false): void {
+    if (target.type === 'identifier') {
+      if (value) this.addBinding(scope, { kind: aug ? 'augassign' : 'assign', name: target.text, node: target, value });
+      else this.addBinding(scope, { kind: 'other', name: target.text, node: target, why });
+      return;
+    }
+    if (UNPACK_TARGETS.has(target.type)) {
+      for (const c of target.namedChildren) if (c) this.addTargets(scope, c, undefined, why);
     }
   }
 
   private recordImport(stmt: Node): void {
-    if (stmt.type === 'import_statement') {
-      for (const name of stmt.childrenForFieldName('name')) {
-        if (!name) continue;
-        if (name.type === 'aliased_import') {
-          const dotted = name.childForFieldName('name')?.text;
-          const alias = name.childForFieldName('alias')?.text;
-          if (dotted && alias) this.imports.set(alias, dotted);
-        } else {
-          const first = name.text.split('.')[0];
-          this.imports.set(first, first);
-        }
-      }
-      return;
-    }
-    const moduleNode = stmt.childForFieldName('module_name');
-    const moduleName = moduleNode?.text ?? '';
-    for (const name of stmt.childrenForFieldName('name')) {
-      if (!name) continue;
-      if (name.type === 'aliased_import') {
-        const orig = name.childForFieldName('name')?.text;
-        const alias = name.childForFieldName('alias')?.text;
-        if (orig && alias) this.imports.set(alias, `${moduleName}.${orig}`);
-      } else {
-        this.imports.set(name.text, `${moduleName}.${name.text}`);
-      }
-    }
+    for (const [local, qualified] of this.importsOf(stmt)) this.imports.set(local, qualified);
   }
 
   // ---- scopes and bindings -------------------------------------------------------------------------
 
-  private enclosingScope(node: Node): Node {
-    let cur = node.parent;
-    while (cur && !SCOPE_TYPES.has(cur.type)) cur = cur.parent;
-    return cur ?? this.tree.rootNode;
+  /** The innermost function or lambda strictly around [start, end), else the module. Classes are skipped. */
+  private scopeAround(start: number, end: number, self?: Node): Node {
+    // Scopes are in document order, so the candidates are those starting at or before `start`.
+    let lo = 0;
+    let hi = this.functionScopes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.functionScopes[mid].startIndex <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0; i--) {
+      const s = this.functionScopes[i];
+      if (s.startIndex <= start && end <= s.endIndex && (!self || s.id !== self.id)) return s;
+    }
+    return this.tree.rootNode;
   }
 
-  private bindingsIn(scope: Node): Map<string, Binding[]> {
-    let map = this.scopeBindings.get(scope.id);
-    if (map) return map;
-    map = new Map();
-    const add = (b: Binding): void => {
-      const list = map!.get(b.name) ?? [];
-      list.push(b);
-      map!.set(b.name, list);
-    };
-    const owner = scope.type === 'lambda' ? 'lambda' : `${scope.childForFieldName('name')?.text ?? 'module'}()`;
-    const params = scope.childForFieldName('parameters');
-    for (const p of params?.namedChildren ?? []) {
-      const id = p && nameOfParam(p);
-      if (id) add({ kind: 'param', name: id.text, node: id, owner });
-    }
-    const addTargets = (target: Node, value: Node | undefined, why: string, aug = false): void => {
-      if (target.type === 'identifier') {
-        if (value) add({ kind: aug ? 'augassign' : 'assign', name: target.text, node: target, value });
-        else add({ kind: 'other', name: target.text, node: target, why });
-        return;
-      }
-      if (['pattern_list', 'tuple_pattern', 'list_pattern', 'as_pattern_target', 'list_splat_pattern', 'parenthesized_expression'].includes(target.type)) {
-        for (const c of target.namedChildren) if (c) addTargets(c, undefined, why);
-      }
-    };
-    const visit = (node: Node): void => {
-      for (const child of node.namedChildren) {
-        if (!child) continue;
-        switch (child.type) {
-          case 'function_definition':
-          case 'class_definition': {
-            const name = child.childForFieldName('name');
-            if (name) add({ kind: 'def', name: name.text, node: name });
-            if (child.type === 'class_definition') continue; // class bodies bind class attributes, not names here
-            continue;
-          }
-          case 'lambda':
-            continue;
-          case 'assignment': {
-            const left = child.childForFieldName('left');
-            let right = child.childForFieldName('right');
-            // a = b = value: every target gets the innermost value.
-            while (right?.type === 'assignment') {
-              const inner = right.childForFieldName('left');
-              if (inner) addTargets(inner, right.childForFieldName('right') ?? undefined, 'assigned by unpacking');
-              right = right.childForFieldName('right');
-            }
-            if (left) {
-              if (left.type === 'identifier' && right) addTargets(left, right, '');
-              else if (left.type === 'identifier' && !right) { /* annotation only: binds nothing */ }
-              else addTargets(left, undefined, 'assigned by unpacking');
-            }
-            break;
-          }
-          case 'augmented_assignment': {
-            const left = child.childForFieldName('left');
-            const right = child.childForFieldName('right');
-            if (left?.type === 'identifier' && right) addTargets(left, right, '', true);
-            break;
-          }
-          case 'for_statement':
-          case 'for_in_clause': {
-            const left = child.childForFieldName('left');
-            if (left) addTargets(left, undefined, 'a loop variable');
-            break;
-          }
-          case 'as_pattern': {
-            const alias = child.childForFieldName('alias');
-            if (alias) addTargets(alias, undefined, 'bound by `as`');
-            break;
-          }
-          case 'named_expression': {
-            const name = child.childForFieldName('name');
-            const value = child.childForFieldName('value');
-            if (name && value) add({ kind: 'assign', name: name.text, node: name, value });
-            break;
-          }
-          case 'except_clause': {
-            const alias = child.childForFieldName('alias');
-            if (alias) addTargets(alias, undefined, 'bound by `except … as`');
-            break;
-          }
-          case 'import_statement':
-          case 'import_from_statement':
-            for (const [local, qualified] of this.importsOf(child)) add({ kind: 'import', name: local, node: child, qualified });
-            continue;
-          case 'global_statement':
-            for (const id of child.namedChildren) if (id) add({ kind: 'other', name: id.text, node: id, why: 'global' });
-            continue;
+  bindingsOf(node: Node): Binding[] {
+    const name = node.text;
+    let scope: Node = this.scopeAround(node.startIndex, node.endIndex, node);
+    for (;;) {
+      const found = this.scopeBindings.get(scope.id)?.get(name);
+      if (found && found.length > 0) {
+        if (scope.type !== 'module' && found.some((b) => b.kind === 'other' && b.why === 'global')) {
+          return this.scopeBindings.get(this.tree.rootNode.id)!.get(name) ?? [];
         }
-        visit(child);
+        return found;
       }
-    };
-    const body = scope.type === 'module' ? scope : scope.childForFieldName('body');
-    // A lambda body is an expression; walrus targets inside it are rare enough to ignore.
-    if (body && scope.type !== 'lambda') visit(body);
-    this.scopeBindings.set(scope.id, map);
-    if (scope.type === 'module') {
-      // `global NAME` inside a function makes that function's assignments module bindings too.
-      for (const stmt of scope.descendantsOfType('global_statement')) {
-        const fn = stmt && this.enclosingScope(stmt);
-        if (!stmt || !fn || fn.type === 'module') continue;
-        const local = this.bindingsIn(fn);
-        for (const id of stmt.namedChildren) {
-          for (const b of (id && local.get(id.text)) ?? []) if (!(b.kind === 'other' && b.why === 'global')) add(b);
-        }
-      }
+      if (scope.type === 'module') return [];
+      scope = this.scopeAround(scope.startIndex, scope.endIndex, scope);
     }
-    return map;
   }
 
   private importsOf(stmt: Node): [string, string][] {
@@ -196,23 +221,6 @@ export class PythonFile implements LanguageAdapter {
       else out.push([name.text.split('.')[0], name.text.split('.')[0]]);
     }
     return out;
-  }
-
-  bindingsOf(node: Node): Binding[] {
-    const name = node.text;
-    let scope: Node | null = this.enclosingScope(node);
-    while (scope) {
-      const found = this.bindingsIn(scope).get(name);
-      if (found && found.length > 0) {
-        if (found.some((b) => b.kind === 'other' && b.why === 'global') && scope.type !== 'module') {
-          return this.bindingsIn(this.tree.rootNode).get(name) ?? [];
-        }
-        return found;
-      }
-      if (scope.type === 'module') break;
-      scope = this.enclosingScope(scope);
-    }
-    return [];
   }
 
   // ---- names ---------------------------------------------------------------------------------------
