@@ -16,6 +16,8 @@ export interface SentinelApi {
   /** Resolves when the server has sent a status satisfying `check` (or rejects after `timeoutMs`). */
   waitForStatus(check: (s: PolicyStatus) => boolean, timeoutMs?: number): Promise<PolicyStatus>;
   client(): LanguageClient;
+  /** The Sentinel view's items as indented labels. */
+  viewOutline(): string[];
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<SentinelApi> {
@@ -51,6 +53,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Sentin
     getStatus: () => statusBar.status,
     statusText: () => statusText(statusBar.status),
     client: () => client,
+    viewOutline: () => view.outline(),
     waitForStatus: (check, timeoutMs = 20000) =>
       new Promise((resolve, reject) => {
         if (statusBar.status && check(statusBar.status)) return resolve(statusBar.status);

@@ -6,7 +6,7 @@ import type { PolicyStatus } from '../../shared/src/protocol';
 type Node =
   | { kind: 'retest'; command: string }
   | { kind: 'group'; label: 'Gate' | 'Ticket' | 'Suppressed'; items: FindingItem[] }
-  | { kind: 'rule'; ruleId: string; items: FindingItem[] }
+  | { kind: 'rule'; group: string; ruleId: string; items: FindingItem[] }
   | { kind: 'finding'; item: FindingItem };
 
 interface FindingItem {
@@ -41,8 +41,24 @@ export class FindingsView implements vscode.TreeDataProvider<Node> {
     this.changed.fire(undefined);
   }
 
+  private pending: NodeJS.Timeout | undefined;
+
+  /** Diagnostics change in bursts while typing or scanning: redraw once the burst is over. */
   refresh(): void {
-    this.changed.fire(undefined);
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.changed.fire(undefined);
+    }, 250);
+  }
+
+  /** The tree as labels, depth first (what the view shows; for tests and the extension's API). */
+  outline(node?: Node, depth = 0): string[] {
+    return this.getChildren(node).flatMap((child) => {
+      const item = this.getTreeItem(child);
+      const label = typeof item.label === 'string' ? item.label : (item.label?.label ?? '');
+      return [`${'  '.repeat(depth)}${label}`, ...this.outline(child, depth + 1)];
+    });
   }
 
   getChildren(node?: Node): Node[] {
@@ -66,7 +82,7 @@ export class FindingsView implements vscode.TreeDataProvider<Node> {
     }
     if (node.kind === 'group') {
       const rules = [...new Set(node.items.map((i) => i.ruleId))].sort();
-      return rules.map((ruleId) => ({ kind: 'rule', ruleId, items: node.items.filter((i) => i.ruleId === ruleId) }));
+      return rules.map((ruleId) => ({ kind: 'rule', group: node.label, ruleId, items: node.items.filter((i) => i.ruleId === ruleId) }));
     }
     if (node.kind === 'rule') return node.items.map((item) => ({ kind: 'finding', item }));
     return [];
@@ -76,6 +92,8 @@ export class FindingsView implements vscode.TreeDataProvider<Node> {
     switch (node.kind) {
       case 'retest': {
         const t = new vscode.TreeItem(`Retest: ${node.command}`, vscode.TreeItemCollapsibleState.None);
+        // Stable ids let VS Code keep expansion and selection across refreshes whose counts change the labels.
+        t.id = 'retest';
         t.iconPath = new vscode.ThemeIcon('debug-rerun');
         t.tooltip = 'Run the retest command in a terminal (the same scan CI runs)';
         t.command = { command: 'sentinel.retest', title: 'Retest' };
@@ -83,12 +101,14 @@ export class FindingsView implements vscode.TreeDataProvider<Node> {
       }
       case 'group': {
         const t = new vscode.TreeItem(`${node.label} (${node.items.length})`, node.items.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+        t.id = `group:${node.label}`;
         t.iconPath = new vscode.ThemeIcon(node.label === 'Gate' ? 'error' : node.label === 'Ticket' ? 'warning' : 'pass');
         t.contextValue = `sentinel.group.${node.label.toLowerCase()}`;
         return t;
       }
       case 'rule': {
         const t = new vscode.TreeItem(`${node.ruleId} (${node.items.length})`, vscode.TreeItemCollapsibleState.Expanded);
+        t.id = `rule:${node.group}:${node.ruleId}`;
         t.contextValue = 'sentinel.rule';
         t.tooltip = node.items[0]?.title;
         return t;
@@ -96,6 +116,7 @@ export class FindingsView implements vscode.TreeDataProvider<Node> {
       case 'finding': {
         const { item } = node;
         const t = new vscode.TreeItem(`${vscode.workspace.asRelativePath(item.uri)}:${item.range.start.line + 1}`, vscode.TreeItemCollapsibleState.None);
+        t.id = `finding:${item.ruleId}:${item.uri.toString()}:${item.range.start.line}:${item.range.start.character}:${item.severity}`;
         t.description = item.note ?? `${item.severity} · ${item.title}`;
         t.resourceUri = item.uri;
         t.command = { command: 'vscode.open', title: 'Reveal', arguments: [item.uri, { selection: item.range }] };

@@ -64,6 +64,16 @@ describe('Sentinel in VS Code', function () {
     await waitFor(() => (sentinelDiagnostics(env).length > 0 ? true : undefined), 'diagnostics on the closed deploy/.env');
     assert.equal(codeOf(sentinelDiagnostics(env)[0]), 'JIT-CACHE-POISONING');
     await screenshot('status-bar-blocked');
+    // The Sentinel view: retest on top, then Gate / Ticket / Suppressed, by rule.
+    const outline = api.viewOutline();
+    assert.deepEqual(outline.slice(0, 2), ['Retest: sentinel sast ./src/ --rule JIT', 'Gate (2)']);
+    assert.ok(outline.includes('  JIT-EVAL-COMPILE (1)'), outline.join('\n'));
+    assert.ok(outline.includes('Ticket (2)'), outline.join('\n'));
+    assert.ok(outline.includes('  JIT-CACHE-POISONING (2)'), outline.join('\n'));
+    assert.ok(outline.some((l) => /^Suppressed \(0\)$/.test(l)), outline.join('\n'));
+    await vscode.commands.executeCommand('sentinel.findings.focus');
+    await sleep(1500);
+    await screenshot('sentinel-view');
   });
 
   it('applies the operator-map quick fix and the finding goes away', async () => {
