@@ -1,13 +1,25 @@
-// `sentinel`: the CI gate and retest command. Parses arguments, runs the engine, writes text, JSON or SARIF
-// and exits 0 (clean or tickets only), 1 (release gate blocked) or 2 (usage or configuration error).
+// `sentinel`: the CI gate and retest command. Parses arguments, runs the engine (against a baseline and on
+// changed files when asked), writes the report in one or more formats and exits 0 (clean or tickets only),
+// 1 (release gate blocked) or 2 (usage or configuration error).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PolicyError } from '../engine/policy';
+import { applyBaseline, BaselineError, loadBaselineFile, regate } from '../engine/baseline';
+import { type ChangeSet, type Finding, type ScanReport, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
+import { changedFiles, comparisonCommit, copyTreeAt, GitError, repositoryRoot, resolveCommit } from '../engine/git';
+import { detectLanguage, needsContentSniff } from '../engine/languages';
+import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy';
 import { runLanguageServer } from '../lsp/main';
-import { CatalogError, loadCatalog } from '../engine/rules/catalog';
-import { DEFAULT_MAX_FILE_BYTES, ENGINE_VERSION, scanPaths, UsageError } from '../engine/scanner';
+import { type Catalog, CatalogError, loadCatalog } from '../engine/rules/catalog';
+import { DEFAULT_MAX_FILE_BYTES, defaultBaseDir, ENGINE_VERSION, scanPaths, UsageError } from '../engine/scanner';
+import { SKIPPED_DIRS } from '../engine/walk';
+import { toCodeQualityString } from './reporters/codequality';
+import { toGithub } from './reporters/github';
+import { toGitlabSastString } from './reporters/gitlab';
 import { toJson } from './reporters/json';
+import { toJunit } from './reporters/junit';
+import { toMarkdown } from './reporters/markdown';
 import { toSarifString } from './reporters/sarif';
 import { toText } from './reporters/text';
 
@@ -18,24 +30,42 @@ export const EXIT_USAGE = 2;
 const HELP = `Sentinel ${ENGINE_VERSION}: guards AI workloads against dynamic-code execution.
 
 Usage:
-  sentinel sast <paths...> [--rule JIT] [--format text|json|sarif] [--output FILE] [--policy FILE]
+  sentinel sast <paths...> [--rule JIT] [--format FORMAT] [--output FILE] [--policy FILE]
+                           [--baseline REPORT | --baseline-ref REF] [--changed-since REF] [--fail-on SEVERITY]
   sentinel rules [--format text|json]
   sentinel lsp --stdio
   sentinel --help | --version
 
 sast options:
   -r, --rule <sel>         Rule ID or category to run (repeatable, or comma-separated). Default: all.
-  -f, --format <fmt>       text (default), json or sarif.
+  -f, --format <fmt>       text (default), json, sarif, github (workflow-command annotations), markdown
+                           (pull-request comment), gitlab (GitLab SAST report), codequality (GitLab Code
+                           Quality) or junit.
   -o, --output <file>      Write the report to a file instead of standard output.
-  -p, --policy <file>      sentinel-policy.yml to apply. Default: the nearest one above the first path,
-                           else the built-in policy (fail_on CRITICAL, HIGH; ticket_on MEDIUM).
+      --report <fmt>=<file>
+                           Also write the report in another format to a file (repeatable).
+  -p, --policy <file>      sentinel-policy.yml to apply to every file. Default: the nearest one above
+                           each file (one gate per policy root in a monorepo), else the built-in policy
+                           (fail_on CRITICAL, HIGH; ticket_on MEDIUM).
+      --baseline <report>  Compare with a saved --format json or sarif report: findings are new, unchanged,
+                           updated or absent (fixed), matched by fingerprint; only new findings gate.
+      --baseline-ref <ref> Compare with the tree at a git ref (its merge base with HEAD), scanned from git
+                           objects without touching the working tree; only new findings gate.
+      --changed-since <ref>
+                           Scan only files changed since the ref (its merge base with HEAD): committed,
+                           staged, unstaged and untracked; renames followed; deleted files listed.
+      --fail-on <sev>      Findings at this severity or above block (CRITICAL, HIGH, MEDIUM, LOW, INFO), or
+                           never; overrides the policy's fail_on. Findings the policy blocked below it
+                           become tickets.
+      --sarif-omit-absent  Leave fixed (absent) findings out of SARIF results (for GitHub code scanning).
       --max-file-size <n>  Skip files over n bytes with a warning (default ${DEFAULT_MAX_FILE_BYTES}).
       --color / --no-color Force ANSI colour in text output on or off (default: on for a terminal).
 
 Exit codes:
   0  clean, or findings only at ticket_on or report level
-  1  release gate blocked: an unsuppressed finding at a fail_on severity
-  2  usage or configuration error (unknown option or rule, missing path, broken policy or rule catalog)
+  1  release gate blocked: an unsuppressed finding at a fail_on severity (with a baseline: a new one)
+  2  usage or configuration error (unknown option or rule, missing path, broken policy, rule catalog or
+     baseline, unknown git ref, --changed-since or --baseline-ref outside a git repository)
   3  Sentinel itself failed (a bug: please report the message)
 `;
 
@@ -56,6 +86,216 @@ function usage(io: CliIo, message: string): number {
   return EXIT_USAGE;
 }
 
+const FORMATS = ['text', 'json', 'sarif', 'github', 'markdown', 'gitlab', 'codequality', 'junit'] as const;
+type Format = (typeof FORMATS)[number];
+
+function isFormat(value: string): value is Format {
+  return (FORMATS as readonly string[]).includes(value);
+}
+
+interface RenderContext {
+  catalog: Catalog;
+  color: boolean;
+  times: { start: Date; end: Date };
+  omitAbsent: boolean;
+}
+
+function render(format: Format, report: ScanReport, ctx: RenderContext): string {
+  switch (format) {
+    case 'json':
+      return toJson(report);
+    case 'sarif':
+      return toSarifString(report, ctx.catalog, { omitAbsent: ctx.omitAbsent });
+    case 'github':
+      return toGithub(report, { workspace: process.env.GITHUB_WORKSPACE || undefined });
+    case 'markdown':
+      return toMarkdown(report);
+    case 'gitlab':
+      return toGitlabSastString(report, ctx.times, ctx.catalog);
+    case 'codequality':
+      return toCodeQualityString(report);
+    case 'junit':
+      return toJunit(report);
+    case 'text':
+      return toText(report, { color: ctx.color });
+  }
+}
+
+function writeReport(file: string, text: string): void {
+  const out = path.resolve(file);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, text);
+}
+
+/** `--fail-on`: findings at the threshold or above block; ones the policy blocked below it become tickets. */
+function applyFailOn(findings: Finding[], threshold: Severity | 'never'): void {
+  const limit = threshold === 'never' ? -1 : SEVERITIES.indexOf(threshold);
+  for (const f of findings) {
+    if (f.decision === 'suppressed') continue;
+    const blocks = SEVERITIES.indexOf(f.severity) <= limit;
+    if (blocks) f.decision = 'block';
+    else if (f.decision === 'block') f.decision = 'ticket';
+  }
+}
+
+function toPosix(p: string): string {
+  return p.split(path.sep).join('/');
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+function realpath(p: string): string {
+  try {
+    return fs.realpathSync(path.resolve(p));
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+/** Whether the scanner would read this file: by name, or (C/C++, extension-less scripts) by its first bytes. */
+function isScannable(abs: string): boolean {
+  if (detectLanguage(abs)) return true;
+  if (!needsContentSniff(abs)) return false;
+  try {
+    const fd = fs.openSync(abs, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      return detectLanguage(abs, buf.subarray(0, n).toString('utf8')) !== undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Folders a full scan skips (node_modules, build output, …) are skipped below a root here too. */
+function inSkippedFolder(abs: string, roots: string[]): boolean {
+  const root = roots.find((r) => isInside(abs, r));
+  if (!root) return true;
+  const dirs = path.relative(root, abs).split(path.sep).slice(0, -1);
+  return dirs.some((d) => SKIPPED_DIRS.has(d));
+}
+
+/** Files that could not be analysed now: baseline findings there are not "fixed", only unseen. */
+const UNANALYSED: readonly WarningCode[] = ['unreadable', 'binary', 'too-large', 'not-regular-file', 'bad-notebook', 'internal-error'];
+
+interface GitScope {
+  root: string;
+  /** Absolute real paths of the scanned roots. */
+  roots: string[];
+  baseDir: string;
+}
+
+interface ChangedScope {
+  changes: ChangeSet;
+  /** Absolute paths to scan. */
+  files: string[];
+  /** Repository paths, at the ref, of the files that changed (what a baseline at the ref should cover). */
+  oldRepoPaths: string[];
+  /** Report paths (relative to baseDir) a baseline may hold findings for: old and new paths of what changed. */
+  reportPaths: Set<string>;
+}
+
+async function changedScope(scope: GitScope, ref: string): Promise<ChangedScope> {
+  const commit = await comparisonCommit(scope.root, await resolveCommit(scope.root, ref));
+  const display = (repoPath: string): string => toPosix(path.relative(scope.baseDir, path.join(scope.root, repoPath)));
+  const inScope = (repoPath: string): boolean => scope.roots.some((r) => isInside(path.join(scope.root, repoPath), r));
+  const changes: ChangeSet = { since: ref, commit, scanned: [], deleted: [], renamed: [] };
+  const files: string[] = [];
+  const oldRepoPaths: string[] = [];
+  const reportPaths = new Set<string>();
+  for (const change of await changedFiles(scope.root, commit)) {
+    const before = change.status === 'added' || change.status === 'untracked' ? undefined : (change.from ?? change.path);
+    if (before !== undefined && inScope(before)) {
+      oldRepoPaths.push(before);
+      reportPaths.add(display(before));
+    }
+    if (change.status === 'renamed' && (inScope(change.path) || (change.from !== undefined && inScope(change.from)))) {
+      changes.renamed.push({ from: display(change.from ?? change.path), to: display(change.path) });
+    }
+    if (!inScope(change.path)) continue;
+    const abs = path.join(scope.root, change.path);
+    if (change.status === 'deleted' || !fs.existsSync(abs)) {
+      changes.deleted.push(display(change.path));
+      continue;
+    }
+    reportPaths.add(display(change.path));
+    if (!fs.statSync(abs).isFile() || inSkippedFolder(abs, scope.roots) || !isScannable(abs)) continue;
+    files.push(abs);
+    changes.scanned.push(display(change.path));
+  }
+  files.sort();
+  changes.scanned.sort();
+  changes.deleted.sort();
+  return { changes, files, oldRepoPaths, reportPaths };
+}
+
+/** Scans the tree at `ref` (its merge base with HEAD) from git objects, laid out so report paths line up. */
+async function baselineFromRef(
+  scope: GitScope,
+  ref: string,
+  changed: ChangedScope | undefined,
+  scan: { catalog: Catalog; rules: string[]; policyPath?: string; maxFileBytes: number },
+): Promise<{ findings: Finding[]; commit: string; renames: Map<string, string> }> {
+  const commit = await comparisonCommit(scope.root, await resolveCommit(scope.root, ref));
+  const repoRoots = scope.roots.map((r) => toPosix(path.relative(scope.root, r)));
+  const display = (repoPath: string): string => toPosix(path.relative(scope.baseDir, path.join(scope.root, repoPath)));
+  // Renames since the ref guide matching; files renamed into the scanned paths are read at their old paths too.
+  const renames = new Map<string, string>();
+  const movedIn: string[] = [];
+  if (changed) {
+    for (const r of changed.changes.renamed) renames.set(r.to, r.from);
+  } else {
+    const inScope = (p: string): boolean => scope.roots.some((r) => isInside(path.join(scope.root, p), r));
+    for (const c of await changedFiles(scope.root, commit)) {
+      if (c.from === undefined || c.status !== 'renamed') continue;
+      renames.set(display(c.path), display(c.from));
+      if (inScope(c.path) && !inScope(c.from)) movedIn.push(c.from);
+    }
+  }
+  const pathspecs = changed ? changed.oldRepoPaths : repoRoots.includes('') ? [] : [...repoRoots, ...movedIn];
+  if (changed && pathspecs.length === 0) return { findings: [], commit, renames };
+  const mirror = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-baseline-'));
+  try {
+    const mirrored = (abs: string): string | undefined => {
+      const rel = path.relative(scope.baseDir, abs);
+      return rel.startsWith('..') || path.isAbsolute(rel) ? undefined : path.join(mirror, rel);
+    };
+    const policyNames: readonly string[] = POLICY_FILE_NAMES;
+    await copyTreeAt(scope.root, commit, {
+      pathspecs,
+      include: (p) => {
+        const base = path.posix.basename(p);
+        return base === '.gitignore' || policyNames.includes(base) || detectLanguage(p) !== undefined || needsContentSniff(p);
+      },
+      destination: (p) => mirrored(path.join(scope.root, p)),
+      maxBytes: scan.maxFileBytes,
+    });
+    // A walk looks for .gitignore files up to the folder that holds `.git`; this one stops it at the mirror.
+    fs.mkdirSync(path.join(mirror, '.git'), { recursive: true });
+    const roots = (changed ? changed.oldRepoPaths.map((p) => path.join(scope.root, p)) : [...scope.roots, ...movedIn.map((p) => path.join(scope.root, p))])
+      .map(mirrored)
+      .filter((p): p is string => p !== undefined && fs.existsSync(p));
+    if (roots.length === 0) return { findings: [], commit, renames };
+    // Policies only decide gates, not identity: the baseline tree's own (possibly broken) policy files are not read.
+    const report = await scanPaths(roots, {
+      catalog: scan.catalog,
+      rules: scan.rules,
+      baseDir: mirror,
+      maxFileBytes: scan.maxFileBytes,
+      ...(scan.policyPath ? { policyPath: scan.policyPath } : { policy: defaultPolicy(mirror) }),
+    });
+    return { findings: report.findings, commit, renames };
+  } finally {
+    fs.rmSync(mirror, { recursive: true, force: true });
+  }
+}
+
 async function runSast(args: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
@@ -66,7 +306,13 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
         rule: { type: 'string', short: 'r', multiple: true },
         format: { type: 'string', short: 'f', default: 'text' },
         output: { type: 'string', short: 'o' },
+        report: { type: 'string', multiple: true },
         policy: { type: 'string', short: 'p' },
+        baseline: { type: 'string' },
+        'baseline-ref': { type: 'string' },
+        'changed-since': { type: 'string' },
+        'fail-on': { type: 'string' },
+        'sarif-omit-absent': { type: 'boolean' },
         'max-file-size': { type: 'string' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
@@ -76,13 +322,23 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     return usage(io, (err as Error).message);
   }
-  const { values, positionals } = parsed;
+  const { values } = parsed;
   if (values.help) {
     io.stdout(HELP);
     return EXIT_CLEAN;
   }
   const format = values.format ?? 'text';
-  if (!['text', 'json', 'sarif'].includes(format)) return usage(io, `unknown format '${format}' (text, json or sarif)`);
+  if (!isFormat(format)) return usage(io, `unknown format '${format}' (${FORMATS.join(', ')})`);
+  const extra: { format: Format; file: string }[] = [];
+  for (const spec of values.report ?? []) {
+    const eq = spec.indexOf('=');
+    const fmt = eq > 0 ? spec.slice(0, eq) : '';
+    if (!isFormat(fmt) || eq === spec.length - 1) return usage(io, `--report needs FORMAT=FILE with a format of ${FORMATS.join(', ')}, not '${spec}'`);
+    extra.push({ format: fmt, file: spec.slice(eq + 1) });
+  }
+  const changedSince = values['changed-since'];
+  const baselineRef = values['baseline-ref'];
+  const positionals = parsed.positionals.length === 0 && changedSince !== undefined ? ['.'] : parsed.positionals;
   if (positionals.length === 0) return usage(io, 'sast needs at least one path to scan');
   for (const p of positionals) {
     if (!fs.existsSync(p)) return usage(io, `path '${p}' does not exist`);
@@ -93,31 +349,102 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
     if (!Number.isInteger(maxFileBytes) || maxFileBytes <= 0) return usage(io, `--max-file-size needs a positive whole number of bytes, not '${values['max-file-size']}'`);
   }
   if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);
+  if (values.baseline !== undefined && baselineRef !== undefined) return usage(io, '--baseline and --baseline-ref are two baselines; give one');
+  if (values.baseline !== undefined && !fs.existsSync(values.baseline)) return usage(io, `baseline file '${values.baseline}' does not exist`);
+  let failOn: Severity | 'never' | undefined;
+  if (values['fail-on'] !== undefined) {
+    const wanted = values['fail-on'].toUpperCase();
+    if (wanted === 'NEVER') failOn = 'never';
+    else if ((SEVERITIES as readonly string[]).includes(wanted)) failOn = wanted as Severity;
+    else return usage(io, `--fail-on takes ${SEVERITIES.join(', ')} or never, not '${values['fail-on']}'`);
+  }
 
   const catalog = loadCatalog();
-  const report = await scanPaths(positionals, {
+  const rules = values.rule ?? [];
+  const baseDir = path.resolve(defaultBaseDir(positionals));
+  let scope: GitScope | undefined;
+  let changed: ChangedScope | undefined;
+  const gitFlag = changedSince !== undefined ? '--changed-since' : '--baseline-ref';
+  try {
+    if (changedSince !== undefined || baselineRef !== undefined) {
+      const first = path.resolve(positionals[0]!);
+      const root = await repositoryRoot(fs.statSync(first).isDirectory() ? first : path.dirname(first));
+      const roots = positionals.map(realpath);
+      const outside = positionals.find((_p, i) => !isInside(roots[i]!, root));
+      if (outside !== undefined) return usage(io, `${gitFlag}: '${outside}' is outside the git repository ${root}`);
+      scope = { root, roots, baseDir: realpath(baseDir) };
+    }
+    if (scope && changedSince !== undefined) changed = await changedScope(scope, changedSince);
+  } catch (err) {
+    if (err instanceof GitError) return usage(io, `${gitFlag}: ${err.message}`);
+    throw err;
+  }
+
+  // Git reports real paths; with git in play the scan uses them too, so report paths and git paths agree.
+  const scanBaseDir = scope ? scope.baseDir : baseDir;
+  const scanRoots = scope ? scope.roots : positionals.map((p) => path.resolve(p));
+  const start = new Date();
+  const report = await scanPaths(changed ? changed.files : scope ? scope.roots : positionals, {
     catalog,
-    rules: values.rule ?? [],
+    rules,
     policyPath: values.policy,
     maxFileBytes,
+    baseDir: scanBaseDir,
   });
-  const color = values['no-color'] ? false : values.color ? true : io.isTty && !values.output && !process.env.NO_COLOR;
-  const rendered =
-    format === 'json' ? toJson(report) : format === 'sarif' ? toSarifString(report, catalog) : toText(report, { color });
-  if (values.output) {
-    const out = path.resolve(values.output);
-    try {
-      fs.mkdirSync(path.dirname(out), { recursive: true });
-      fs.writeFileSync(out, rendered);
-    } catch (err) {
-      return usage(io, `cannot write the report to '${values.output}': ${(err as Error).message}`);
+  if (changed) report.changes = changed.changes;
+  if (failOn !== undefined) {
+    applyFailOn(report.findings, failOn);
+    regate(report);
+  }
+
+  let baselineFindings: Finding[] | undefined;
+  let renames: Map<string, string> | undefined;
+  let source: { kind: 'file' | 'git'; source: string; commit?: string } | undefined;
+  try {
+    if (values.baseline !== undefined) {
+      baselineFindings = loadBaselineFile(values.baseline, catalog);
+      source = { kind: 'file', source: values.baseline };
+    } else if (baselineRef !== undefined && scope) {
+      const fromRef = await baselineFromRef(scope, baselineRef, changed, { catalog, rules, policyPath: values.policy, maxFileBytes });
+      baselineFindings = fromRef.findings;
+      renames = fromRef.renames;
+      source = { kind: 'git', source: baselineRef, commit: fromRef.commit };
     }
+  } catch (err) {
+    if (err instanceof GitError) return usage(io, `--baseline-ref: ${err.message}`);
+    throw err;
+  }
+  if (baselineFindings && source) {
+    // Only what this scan looked at can be fixed: other paths' findings are out of view, not gone.
+    const unseen = new Set(report.warnings.filter((w) => UNANALYSED.includes(w.code)).map((w) => w.path));
+    const inView = (f: Finding): boolean => {
+      if (unseen.has(f.evidence.path)) return false;
+      if (changed) return changed.reportPaths.has(f.evidence.path);
+      const abs = path.resolve(scanBaseDir, f.evidence.path);
+      return scanRoots.some((r) => isInside(abs, r));
+    };
+    applyBaseline(report, baselineFindings, source, { inView, ...(renames ? { renames } : {}) });
+  }
+  const end = new Date();
+
+  const color = values['no-color'] ? false : values.color ? true : io.isTty && !values.output && !process.env.NO_COLOR;
+  const ctx: RenderContext = { catalog, color, times: { start, end }, omitAbsent: !!values['sarif-omit-absent'] };
+  const rendered = render(format, report, ctx);
+  try {
+    for (const { format: fmt, file } of extra) writeReport(file, render(fmt, report, { ...ctx, color: false }));
+    if (values.output) writeReport(values.output, rendered);
+  } catch (err) {
+    return usage(io, `cannot write the report: ${(err as Error).message}`);
+  }
+  if (values.output) {
     const s = report.summary;
+    const b = report.baseline;
+    const against = b ? `; baseline: ${b.new} new, ${b.unchanged} unchanged, ${b.updated} updated, ${b.absent} fixed` : '';
     io.stderr(
       `sentinel: ${report.findings.length} finding(s) in ${report.filesScanned} file(s); gate ${s.decision}` +
-        ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed); report written to ${values.output}\n`,
+        ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed${against}); report written to ${values.output}\n`,
     );
-  } else {
+  } else if (rendered !== '') {
     io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
   }
   return report.summary.decision === 'blocked' ? EXIT_BLOCKED : EXIT_CLEAN;
@@ -176,7 +503,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return usage(io, `unknown command '${command}' (sast, rules, lsp)`);
     }
   } catch (err) {
-    if (err instanceof PolicyError || err instanceof CatalogError || err instanceof UsageError) {
+    if (err instanceof PolicyError || err instanceof CatalogError || err instanceof UsageError || err instanceof BaselineError || err instanceof GitError) {
       io.stderr(`sentinel: ${err.message}\n`);
       return EXIT_USAGE;
     }

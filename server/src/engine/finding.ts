@@ -108,7 +108,16 @@ export interface Finding extends RuleSummary {
   suppression?: Suppression;
   /** What a quick fix needs, filled by the check (e.g. `{ fix: 'operator-map' }`). */
   fix?: { kind: string; [key: string]: unknown };
+  /** Set only when the scan was compared with a baseline (`--baseline`, `--baseline-ref`); only `new` gates. */
+  baselineState?: BaselineState;
 }
+
+/**
+ * How a finding compares with a baseline, as SARIF's `result.baselineState`: `new` (not in the baseline),
+ * `unchanged` (same fingerprint, file and evidence), `updated` (same finding, but its file moved or its
+ * evidence changed) and `absent` (in the baseline, gone now: fixed or deleted).
+ */
+export type BaselineState = 'new' | 'unchanged' | 'updated' | 'absent';
 
 export type WarningCode =
   | 'unreadable'
@@ -144,7 +153,48 @@ export interface ScanReport {
   filesScanned: number;
   /** Set when the scan was stopped before every file was read (the language server's cancel button). */
   cancelled?: boolean;
+  /** The release gate. With a baseline it counts only `new` findings. */
   summary: ReportSummary;
+  /** Set when findings were compared with a baseline: where it came from, the counts and the absent findings. */
+  baseline?: BaselineSummary;
+  /** One gate per policy file, when the scanned files fall under more than one (a monorepo). */
+  policyRoots?: PolicyRootSummary[];
+  /** Set by `--changed-since`: what changed since the ref, so deleted and renamed files are reported as such. */
+  changes?: ChangeSet;
+}
+
+export interface BaselineSummary {
+  /** `file`: a saved JSON or SARIF report; `git`: the tree at a ref, scanned from git objects. */
+  kind: 'file' | 'git';
+  /** The report file as given, or the ref as given. */
+  source: string;
+  /** For `git`: the commit whose tree was scanned (the merge base of the ref and HEAD). */
+  commit?: string;
+  new: number;
+  unchanged: number;
+  updated: number;
+  absent: number;
+  /** Baseline findings this scan no longer finds, with `baselineState: 'absent'`; they never gate. */
+  absentFindings: Finding[];
+}
+
+export interface PolicyRootSummary {
+  /** The policy file's folder relative to baseDir (`.` for baseDir itself), with forward slashes. */
+  root: string;
+  /** The policy file, as reports name it; absent for the built-in policy (files under no policy file). */
+  policyPath?: string;
+  summary: ReportSummary;
+}
+
+export interface ChangeSet {
+  /** The ref as given, and the commit changes were counted from (the merge base of the ref and HEAD). */
+  since: string;
+  commit: string;
+  /** Changed files that exist now and that Sentinel reads, relative to baseDir: what was scanned. */
+  scanned: string[];
+  /** Files deleted since the ref (not scanned, not an error). */
+  deleted: string[];
+  renamed: { from: string; to: string }[];
 }
 
 export interface ReportSummary {

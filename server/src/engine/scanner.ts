@@ -9,7 +9,7 @@ import { version as packageVersion } from '../../../package.json';
 import { checkCacheConfig } from './checks/cacheConfig';
 import type { CheckContext, RawFinding } from './checks/context';
 import { checkDynamicCode } from './checks/dynamicCode';
-import type { Finding, LanguageId, ScanReport, ScanWarning, Span, TraceStep } from './finding';
+import type { Finding, LanguageId, PolicyRootSummary, ScanReport, ScanWarning, Span, TraceStep } from './finding';
 import { detectLanguage, needsContentSniff } from './languages';
 import { LineIndex } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
@@ -273,6 +273,71 @@ export function resolvePolicy(roots: string[], options: ScanOptions, catalog: Ca
   return found ? loadPolicy(found, catalog) : defaultPolicy(baseDir);
 }
 
+interface PolicyGroup {
+  policy: Policy;
+  findings: Finding[];
+  /** Scanned files (and finding paths) this policy governs. */
+  covered: number;
+}
+
+/**
+ * Applies the policy that governs each finding: the one given (`policy`/`policyPath`) to all of them, else
+ * the nearest sentinel-policy.yml above each file (a monorepo gates each team by its own file), else the
+ * built-in default. `primary` is the scan's own policy (above its first root), loaded once. Returns the
+ * groups, every policy that covers a scanned file included, and the warnings applying them produced.
+ */
+function applyPoliciesPerFile(
+  findings: Finding[],
+  files: string[],
+  primary: Policy,
+  options: ScanOptions,
+  catalog: Catalog,
+  baseDir: string,
+): { groups: PolicyGroup[]; warnings: ScanWarning[] } {
+  const groups = new Map<string, PolicyGroup>([[primary.path ?? '', { policy: primary, findings: [], covered: 0 }]]);
+  const explicit = !!options.policy || !!options.policyPath;
+  const nearestByDir = new Map<string, string>();
+  const groupFor = (absFile: string): PolicyGroup => {
+    if (explicit) return groups.get(primary.path ?? '')!;
+    const dir = path.dirname(absFile);
+    let key = nearestByDir.get(dir);
+    if (key === undefined) {
+      key = findPolicy(dir) ?? '';
+      nearestByDir.set(dir, key);
+    }
+    let group = groups.get(key);
+    if (!group) {
+      group = { policy: key ? loadPolicy(key, catalog) : defaultPolicy(baseDir), findings: [], covered: 0 };
+      groups.set(key, group);
+    }
+    group.covered++;
+    return group;
+  };
+  for (const file of files) groupFor(file);
+  for (const finding of findings) groupFor(path.resolve(baseDir, finding.evidence.path)).findings.push(finding);
+  const warnings: ScanWarning[] = [];
+  for (const group of groups.values()) warnings.push(...applyPolicy(group.findings, group.policy, { baseDir, now: options.now }));
+  return { groups: [...groups.values()].filter((g) => g.covered > 0), warnings };
+}
+
+/** A gate per policy file, sorted by folder, when more than one policy governs the scanned files. */
+function policyRootSummaries(groups: PolicyGroup[], baseDir: string): PolicyRootSummary[] | undefined {
+  if (groups.length < 2) return undefined;
+  // Inside baseDir: relative, as finding paths are; a policy above it (a repository-wide one): absolute.
+  const relative = (abs: string): string => {
+    const rel = path.relative(baseDir, abs);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return abs.split(path.sep).join('/');
+    return (rel === '' ? '.' : rel).split(path.sep).join('/');
+  };
+  return groups
+    .map(({ policy, findings }) => ({
+      root: relative(policy.dir),
+      ...(policy.path ? { policyPath: relative(policy.path) } : {}),
+      summary: summarize(findings, policy),
+    }))
+    .sort((a, b) => (a.root < b.root ? -1 : a.root > b.root ? 1 : 0));
+}
+
 /** Scans files and folders and returns the full report, policy applied. */
 export async function scanPaths(roots: string[], options: ScanOptions = {}): Promise<ScanReport> {
   const catalog = options.catalog ?? loadCatalog();
@@ -342,7 +407,9 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
       warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
     }
   }
-  warnings.push(...applyPolicy(findings, policy, { baseDir, now: options.now }));
+  const perFile = applyPoliciesPerFile(findings, walked.files.map((f) => f.path), policy, options, catalog, baseDir);
+  warnings.push(...perFile.warnings);
+  const policyRoots = policyRootSummaries(perFile.groups, baseDir);
   return {
     tool: { name: 'sentinel', version: ENGINE_VERSION },
     roots: roots.map((r) => path.resolve(r)),
@@ -354,5 +421,6 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     filesScanned,
     ...(cancelled ? { cancelled: true } : {}),
     summary: summarize(findings, policy),
+    ...(policyRoots ? { policyRoots } : {}),
   };
 }

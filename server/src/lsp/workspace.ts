@@ -398,7 +398,7 @@ export class Workspace {
     for (let i = sast + 1; sast >= 0 && i < words.length; i++) {
       if (words[i] === '--rule' || words[i] === '-r') rules.push(words[++i] ?? '');
       else if (words[i].startsWith('--rule=')) rules.push(words[i].slice(7));
-      else if (words[i].startsWith('-')) i += ['--format', '-f', '--output', '-o', '--policy', '-p', '--max-file-size'].includes(words[i]) ? 1 : 0;
+      else if (words[i].startsWith('-')) i += ['--format', '-f', '--output', '-o', '--policy', '-p', '--max-file-size', '--baseline', '--baseline-ref', '--changed-since', '--fail-on', '--report'].includes(words[i]) ? 1 : 0;
       else paths.push(words[i].replace(/^["']|["']$/g, ''));
     }
     const base = policy.path ? path.dirname(policy.path) : root;

@@ -25,7 +25,7 @@ const EVIDENCE: Shape = {
   children: { cell: { keys: ['cell', 'line', 'column'] } },
 };
 const FINDING: Shape = {
-  keys: [...RULE_SUMMARY, 'confidence', 'decision', 'suppression', 'fingerprint', 'evidence', 'trace', 'retest', 'fix'],
+  keys: [...RULE_SUMMARY, 'confidence', 'decision', 'baselineState', 'suppression', 'fingerprint', 'evidence', 'trace', 'retest', 'fix'],
   children: {
     evidence: EVIDENCE,
     trace: { keys: [], items: TRACE_STEP },
@@ -33,14 +33,24 @@ const FINDING: Shape = {
     fix: { keys: ['kind'] },
   },
 };
+const SUMMARY: Shape = {
+  keys: ['decision', 'blocking', 'tickets', 'suppressed', 'bySeverity', 'retest'],
+  children: { bySeverity: { keys: ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'] } },
+};
 const REPORT: Shape = {
-  keys: ['format', 'tool', 'roots', 'baseDir', 'policyPath', 'rulesRun', 'filesScanned', 'cancelled', 'summary', 'findings', 'warnings'],
+  keys: [
+    'format', 'tool', 'roots', 'baseDir', 'policyPath', 'rulesRun', 'filesScanned', 'cancelled', 'changes', 'summary', 'baseline',
+    'policyRoots', 'findings', 'warnings',
+  ],
   children: {
     tool: { keys: ['name', 'version'] },
-    summary: {
-      keys: ['decision', 'blocking', 'tickets', 'suppressed', 'bySeverity', 'retest'],
-      children: { bySeverity: { keys: ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'] } },
+    summary: SUMMARY,
+    baseline: {
+      keys: ['kind', 'source', 'commit', 'new', 'unchanged', 'updated', 'absent', 'absentFindings'],
+      children: { absentFindings: { keys: [], items: FINDING } },
     },
+    policyRoots: { keys: [], items: { keys: ['root', 'policyPath', 'summary'], children: { summary: SUMMARY } } },
+    changes: { keys: ['since', 'commit', 'scanned', 'deleted', 'renamed'], children: { renamed: { keys: [], items: { keys: ['from', 'to'] } } } },
     findings: { keys: [], items: FINDING },
     warnings: { keys: [], items: { keys: ['code', 'path', 'line', 'message'] } },
   },

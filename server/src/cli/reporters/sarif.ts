@@ -1,8 +1,9 @@
 // SARIF 2.1.0 output for GitHub code scanning and other SARIF viewers: rule metadata from the catalog,
 // one result per finding (suppressed ones carry `suppressions`), and input warnings as notifications.
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Finding, ScanReport, ScanWarning, Severity, Span } from '../../engine/finding';
+import type { BaselineState, Finding, ScanReport, ScanWarning, Severity, Span } from '../../engine/finding';
 import type { Catalog, RuleCard } from '../../engine/rules/catalog';
 
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -71,12 +72,15 @@ export interface SarifSuppression {
 export interface SarifResult {
   ruleId: string;
   ruleIndex: number;
-  level: SarifLevel;
+  /** Only for findings fixed since the baseline: the rule was evaluated and the problem is gone. */
+  kind?: 'pass';
+  level: SarifLevel | 'none';
   message: SarifMessage;
   locations: SarifLocation[];
   partialFingerprints: Record<string, string>;
   codeFlows?: { threadFlows: { locations: SarifThreadFlowLocation[] }[] }[];
   suppressions?: SarifSuppression[];
+  baselineState?: BaselineState;
   properties: {
     confidence: string;
     decision: string;
@@ -110,13 +114,26 @@ export interface SarifRun {
     toolExecutionNotifications?: SarifNotification[];
   }[];
   columnKind: 'utf16CodeUnits';
+  /** Identifies the baseline the results' `baselineState` refers to (derived from its source). */
+  baselineGuid?: string;
   results: SarifResult[];
   properties: {
     releaseGate: ScanReport['summary']['decision'];
     summary: ScanReport['summary'];
     filesScanned: number;
     policyPath?: string;
+    baseline?: Omit<NonNullable<ScanReport['baseline']>, 'absentFindings'>;
+    policyRoots?: ScanReport['policyRoots'];
+    changes?: ScanReport['changes'];
   };
+}
+
+export interface SarifOptions {
+  /**
+   * Leave findings fixed since the baseline out of `results`. GitHub code scanning ignores `baselineState`
+   * and `kind`, and would open an alert for each of them.
+   */
+  omitAbsent?: boolean;
 }
 
 export interface SarifLog {
@@ -352,7 +369,20 @@ function result(f: Finding, ruleIndex: number): SarifResult {
   }
   const suppressions = suppression(f);
   if (suppressions) r.suppressions = suppressions;
+  if (f.baselineState) r.baselineState = f.baselineState;
+  if (f.baselineState === 'absent') {
+    r.kind = 'pass';
+    r.level = 'none';
+    delete r.suppressions;
+  }
   return r;
+}
+
+/** A stable GUID (RFC 4122 layout) for the baseline, so two scans against the same baseline name it alike. */
+function baselineGuid(b: NonNullable<ScanReport['baseline']>): string {
+  const hex = createHash('sha256').update(`${b.kind}\0${b.source}\0${b.commit ?? ''}`).digest('hex');
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function notification(w: ScanWarning): SarifNotification {
@@ -367,10 +397,12 @@ function notification(w: ScanWarning): SarifNotification {
 }
 
 /** The report as a SARIF log; `catalog` supplies the rule texts (help, examples, FP risk) that findings do not carry. */
-export function toSarif(report: ScanReport, catalog: Catalog): SarifLog {
+export function toSarif(report: ScanReport, catalog: Catalog, options: SarifOptions = {}): SarifLog {
+  const absent = options.omitAbsent ? [] : (report.baseline?.absentFindings ?? []);
+  const all = [...report.findings, ...absent];
   const ruleIds = [...report.rulesRun];
-  for (const f of report.findings) if (!ruleIds.includes(f.ruleId)) ruleIds.push(f.ruleId);
-  const cards = ruleIds.map((id) => catalog.byId.get(id) ?? cardFromFinding(report.findings.find((f) => f.ruleId === id)!));
+  for (const f of all) if (!ruleIds.includes(f.ruleId)) ruleIds.push(f.ruleId);
+  const cards = ruleIds.map((id) => catalog.byId.get(id) ?? cardFromFinding(all.find((f) => f.ruleId === id)!));
   const ruleIndex = new Map(ruleIds.map((id, i) => [id, i]));
   const notifications = report.warnings.map(notification);
   const driver: SarifRun['tool']['driver'] = {
@@ -391,7 +423,8 @@ export function toSarif(report: ScanReport, catalog: Catalog): SarifLog {
         : { executionSuccessful: true },
     ],
     columnKind: 'utf16CodeUnits',
-    results: report.findings.map((f) => result(f, ruleIndex.get(f.ruleId)!)),
+    ...(report.baseline ? { baselineGuid: baselineGuid(report.baseline) } : {}),
+    results: all.map((f) => result(f, ruleIndex.get(f.ruleId)!)),
     properties: {
       releaseGate: report.summary.decision,
       summary: report.summary,
@@ -399,9 +432,15 @@ export function toSarif(report: ScanReport, catalog: Catalog): SarifLog {
     },
   };
   if (report.policyPath !== undefined) run.properties.policyPath = report.policyPath;
+  if (report.baseline) {
+    const { kind, source, commit, new: fresh, unchanged, updated, absent: fixed } = report.baseline;
+    run.properties.baseline = { kind, source, ...(commit ? { commit } : {}), new: fresh, unchanged, updated, absent: fixed };
+  }
+  if (report.policyRoots) run.properties.policyRoots = report.policyRoots;
+  if (report.changes) run.properties.changes = report.changes;
   return { $schema: SARIF_SCHEMA, version: '2.1.0', runs: [run] };
 }
 
-export function toSarifString(report: ScanReport, catalog: Catalog): string {
-  return `${JSON.stringify(toSarif(report, catalog), null, 2)}\n`;
+export function toSarifString(report: ScanReport, catalog: Catalog, options: SarifOptions = {}): string {
+  return `${JSON.stringify(toSarif(report, catalog, options), null, 2)}\n`;
 }

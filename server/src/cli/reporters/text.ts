@@ -1,6 +1,7 @@
 // Human-readable CLI output: each finding as the spec's three-line header (rule + severity, title, fix
 // hint) with its evidence indented below, then input warnings and the release-gate summary.
-import type { Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep } from '../../engine/finding';
+import { describeBaseline, gates } from '../../engine/baseline';
+import type { BaselineState, Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep } from '../../engine/finding';
 import { SEVERITIES } from '../../engine/finding';
 
 export interface TextOptions {
@@ -80,7 +81,17 @@ function painter(color: boolean): (styles: Style[], text: string) => string {
   return (styles, text) => (styles.length === 0 ? text : `${styles.map((s) => ANSI[s]).join('')}${text}${ANSI.reset}`);
 }
 
+const BASELINE_LABEL: Record<BaselineState, string> = {
+  new: 'new (not in the baseline)',
+  unchanged: 'unchanged (in the baseline; does not gate)',
+  updated: 'updated (in the baseline, moved or changed; does not gate)',
+  absent: 'fixed (in the baseline, gone now)',
+};
+
 function compareFindings(a: Finding, b: Finding): number {
+  // With a baseline, what gates (new findings) comes before what was already there.
+  const byGate = Number(!gates(a)) - Number(!gates(b));
+  if (byGate !== 0) return byGate;
   const byDecision = DECISION_ORDER.indexOf(a.decision) - DECISION_ORDER.indexOf(b.decision);
   if (byDecision !== 0) return byDecision;
   // Plain code-unit comparison, not localeCompare: the order must not depend on the machine's locale.
@@ -140,8 +151,9 @@ function renderFinding(f: Finding, paint: ReturnType<typeof painter>): string[] 
     field('confidence', f.confidence),
     field('owner', oneLine(f.owner)),
     field('decision', paint(DECISION_STYLE[f.decision], decisionText(f))),
-    field('fingerprint', f.fingerprint),
   );
+  if (f.baselineState) lines.push(field('baseline', BASELINE_LABEL[f.baselineState]));
+  lines.push(field('fingerprint', f.fingerprint));
   f.trace.forEach((step, i) => lines.push(i === 0 ? field('trace', traceStep(step)) : continuation(`→ ${traceStep(step)}`)));
   return lines;
 }
@@ -170,34 +182,63 @@ function plural(n: number, noun: string): string {
 }
 
 function renderSummary(report: ScanReport, paint: ReturnType<typeof painter>): string[] {
-  const blocking = report.findings.filter((f) => f.decision === 'block');
-  const tickets = report.findings.filter((f) => f.decision === 'ticket');
+  // With a baseline only new findings gate; the breakdown in words must say the same as the verdict.
+  const blocking = report.findings.filter((f) => f.decision === 'block' && gates(f));
+  const tickets = report.findings.filter((f) => f.decision === 'ticket' && gates(f));
   const active = report.findings.filter((f) => f.decision !== 'suppressed');
   const suppressed = report.findings.length - active.length;
   // The policy's verdict is authoritative; findings only supply the breakdown in words.
   const blockWords = blocking.length > 0 ? describeCounts(countBySeverity(blocking)) : plural(report.summary.blocking, 'finding');
   const ticketWords = tickets.length > 0 ? describeCounts(countBySeverity(tickets)) : plural(report.summary.tickets, 'finding');
   const lines: string[] = [];
+  const fresh = report.baseline ? ' (new since the baseline)' : '';
   switch (report.summary.decision) {
     case 'blocked':
-      lines.push(`Release gate: ${paint(['bold', 'red'], 'BLOCKED')} — ${blockWords} at fail_on severities`);
+      lines.push(`Release gate: ${paint(['bold', 'red'], 'BLOCKED')} — ${blockWords} at fail_on severities${fresh}`);
       if (tickets.length > 0) lines.push(`Also tickets: ${ticketWords} to ticket`);
       break;
     case 'tickets':
-      lines.push(`Release gate: ${paint(['yellow'], 'passed')} — tickets: ${ticketWords} to ticket`);
+      lines.push(`Release gate: ${paint(['yellow'], 'passed')} — tickets: ${ticketWords} to ticket${fresh}`);
       break;
     case 'clean':
-      lines.push(`Release gate: ${paint(['green'], 'clean')} — nothing at fail_on or ticket_on severities`);
+      lines.push(`Release gate: ${paint(['green'], 'clean')} — ${report.baseline ? 'no new finding' : 'nothing'} at fail_on or ticket_on severities`);
       break;
   }
   const counts = countBySeverity(active);
   const bySeverity = SEVERITIES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`);
-  lines.push(
-    `Findings: ${bySeverity.length > 0 ? bySeverity.join(', ') : 'none'}; ${suppressed} suppressed`,
-    `Files scanned: ${report.filesScanned}`,
-    `Retest: ${report.summary.retest}`,
-  );
+  lines.push(`Findings: ${bySeverity.length > 0 ? bySeverity.join(', ') : 'none'}; ${suppressed} suppressed`);
+  const baseline = describeBaseline(report);
+  if (baseline && report.baseline) {
+    const against = report.baseline.commit ? `${report.baseline.source} at ${report.baseline.commit.slice(0, 12)}` : report.baseline.source;
+    lines.push(`Baseline (${oneLine(against)}): ${baseline}`);
+  }
+  if (report.changes) {
+    const c = report.changes;
+    const renamed = c.renamed.map((r) => `${oneLine(r.from)} → ${oneLine(r.to)}`);
+    lines.push(
+      `Changed since ${oneLine(c.since)} (${c.commit.slice(0, 12)}): ${plural(c.scanned.length, 'file')} scanned` +
+        `; deleted: ${c.deleted.length > 0 ? c.deleted.map(oneLine).join(', ') : 'none'}` +
+        (renamed.length > 0 ? `; renamed: ${renamed.join(', ')}` : ''),
+    );
+  }
+  lines.push(`Files scanned: ${report.filesScanned}`, `Retest: ${report.summary.retest}`);
+  for (const root of report.policyRoots ?? []) {
+    const s = root.summary;
+    const verdict = s.decision === 'blocked' ? 'BLOCKED' : s.decision === 'tickets' ? 'passed with tickets' : 'clean';
+    const policy = root.policyPath ? oneLine(root.policyPath) : 'built-in policy';
+    lines.push(`Policy root ${oneLine(root.root)} (${policy}): ${verdict} — ${s.blocking} blocking, ${s.tickets} tickets; retest: ${oneLine(s.retest)}`);
+  }
   return lines;
+}
+
+/** Findings the baseline had and this scan no longer finds: one line each, so the fix is visible. */
+function renderAbsent(report: ScanReport): string[] {
+  const absent = report.baseline?.absentFindings ?? [];
+  if (absent.length === 0) return [];
+  return [
+    'Fixed since the baseline:',
+    ...absent.map((f) => `${INDENT}${f.ruleId} ${f.severity} ${position(f.evidence.path, f.evidence.startLine, f.evidence.startColumn)} ${f.fingerprint}`),
+  ];
 }
 
 /** Renders a scan report for a terminal; ANSI colour only when `opts.color` (the caller checks the TTY and NO_COLOR). */
@@ -207,6 +248,8 @@ export function toText(report: ScanReport, opts: TextOptions): string {
   if (report.findings.length === 0) blocks.push(['No findings.']);
   const warnings = [...report.warnings].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : (a.line ?? 0) - (b.line ?? 0)));
   if (warnings.length > 0) blocks.push(warnings.map((w) => renderWarning(w, paint)));
+  const absent = renderAbsent(report);
+  if (absent.length > 0) blocks.push(absent);
   blocks.push(renderSummary(report, paint));
   return `${blocks.map((b) => b.join('\n')).join('\n\n')}\n`;
 }
