@@ -1,6 +1,10 @@
 // The one record type every face of Sentinel reports: a finding with its rule metadata, evidence,
 // trace, fingerprint and policy outcome, plus the scan report that collects findings and warnings.
 
+import type { CacheEvidence, CacheTree } from './cacheTrees';
+
+export type { CacheEvidence, CacheTree };
+
 export type Severity = 'CRITICAL' | 'HIGH' | 'MEDIUM' | 'LOW' | 'INFO';
 export const SEVERITIES: readonly Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO'];
 
@@ -69,6 +73,8 @@ export interface Evidence extends Span {
   mode?: string;
   owner?: string;
   cell?: CellRef;
+  /** Findings inside a compiled cache: which cache, entry, archive member, opcode and byte offset. */
+  cache?: CacheEvidence;
 }
 
 export interface Suppression {
@@ -153,6 +159,8 @@ export interface ScanReport {
   filesScanned: number;
   /** Set when the scan was stopped before every file was read (the language server's cancel button). */
   cancelled?: boolean;
+  /** Compiled caches recognised under the roots, with their kind, so a user sees what was looked at. */
+  cacheTrees?: CacheTree[];
   /** The release gate. With a baseline it counts only `new` findings. */
   summary: ReportSummary;
   /** Set when findings were compared with a baseline: where it came from, the counts and the absent findings. */

@@ -6,10 +6,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore from 'ignore';
 import { version as packageVersion } from '../../../package.json';
+import { scanCacheTrees } from './cacheTrees';
 import { checkCacheConfig } from './checks/cacheConfig';
+import { checkCacheLoading } from './checks/cacheLoading';
 import type { CheckContext, RawFinding } from './checks/context';
 import { checkDynamicCode } from './checks/dynamicCode';
-import type { Finding, LanguageId, PolicyRootSummary, ScanReport, ScanWarning, Span, TraceStep } from './finding';
+import type { CacheTree, Finding, LanguageId, PolicyRootSummary, ScanReport, ScanWarning, Span, TraceStep } from './finding';
 import { detectLanguage, needsContentSniff } from './languages';
 import { LineIndex } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
@@ -149,6 +151,7 @@ export async function analyzeDocument(
     const ctx: CheckContext = { lang, text, tree, catalog, enabled, emit: (f) => raws.push(f) };
     checkDynamicCode(ctx);
     await checkCacheConfig(ctx);
+    await checkCacheLoading(ctx);
   } finally {
     if (ownsTree) tree?.delete();
   }
@@ -407,6 +410,33 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
       warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
     }
   }
+  // Compiled caches (TorchInductor, Triton, Numba, torch_extensions, CuPy, torch archives) under the roots:
+  // pickles disassembled, permissions checked, and the generated code they hold given the source rules too.
+  let cacheTrees: CacheTree[] = [];
+  if (!cancelled) {
+    const caches = await scanCacheTrees(roots, { baseDir, display, catalog, enabled, maxEntryBytes: maxBytes, isExcluded, isCancelled: options.isCancelled });
+    findings.push(...caches.findings);
+    warnings.push(...caches.warnings);
+    cacheTrees = caches.trees;
+    if (caches.cancelled) cancelled = true;
+    const walkedPaths = new Set(walked.files.flatMap((f) => [f.path, f.realPath]));
+    for (const file of caches.sources) {
+      if (walkedPaths.has(file) || options.isCancelled?.()) continue;
+      const shown = display(file);
+      const read = readSource(file, shown, maxBytes);
+      warnings.push(...read.warnings);
+      const lang = read.text === undefined ? undefined : detectLanguage(file, read.text.slice(0, 64 * 1024));
+      if (read.text === undefined || !lang) continue;
+      try {
+        const result = await analyzeDocument(shown, read.text, lang, { catalog, enabled });
+        findings.push(...result.findings);
+        warnings.push(...result.warnings);
+        filesScanned++;
+      } catch (err) {
+        warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
+      }
+    }
+  }
   const perFile = applyPoliciesPerFile(findings, walked.files.map((f) => f.path), policy, options, catalog, baseDir);
   warnings.push(...perFile.warnings);
   const policyRoots = policyRootSummaries(perFile.groups, baseDir);
@@ -420,6 +450,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     warnings,
     filesScanned,
     ...(cancelled ? { cancelled: true } : {}),
+    ...(cacheTrees.length > 0 ? { cacheTrees } : {}),
     summary: summarize(findings, policy),
     ...(policyRoots ? { policyRoots } : {}),
   };

@@ -21,8 +21,14 @@ interface Shape {
 
 const TRACE_STEP: Shape = { keys: ['kind', 'path', ...SPAN, 'note'] };
 const EVIDENCE: Shape = {
-  keys: ['path', ...SPAN, 'nodeType', 'api', 'signal', 'snippet', 'variable', 'value', 'directory', 'mode', 'owner', 'cell'],
-  children: { cell: { keys: ['cell', 'line', 'column'] } },
+  keys: ['path', ...SPAN, 'nodeType', 'api', 'signal', 'snippet', 'variable', 'value', 'directory', 'mode', 'owner', 'cell', 'cache'],
+  children: {
+    cell: { keys: ['cell', 'line', 'column'] },
+    cache: {
+      keys: ['kind', 'root', 'entry', 'member', 'check', 'opcode', 'offset', 'import', 'call', 'line', 'uid', 'rootUid', 'target'],
+      children: { call: { keys: ['opcode', 'offset'] } },
+    },
+  },
 };
 const FINDING: Shape = {
   keys: [...RULE_SUMMARY, 'confidence', 'decision', 'baselineState', 'suppression', 'fingerprint', 'evidence', 'trace', 'retest', 'fix'],
@@ -39,7 +45,7 @@ const SUMMARY: Shape = {
 };
 const REPORT: Shape = {
   keys: [
-    'format', 'tool', 'roots', 'baseDir', 'policyPath', 'rulesRun', 'filesScanned', 'cancelled', 'changes', 'summary', 'baseline',
+    'format', 'tool', 'roots', 'baseDir', 'policyPath', 'rulesRun', 'filesScanned', 'cancelled', 'cacheTrees', 'changes', 'summary', 'baseline',
     'policyRoots', 'findings', 'warnings',
   ],
   children: {
@@ -50,6 +56,7 @@ const REPORT: Shape = {
       children: { absentFindings: { keys: [], items: FINDING } },
     },
     policyRoots: { keys: [], items: { keys: ['root', 'policyPath', 'summary'], children: { summary: SUMMARY } } },
+    cacheTrees: { keys: [], items: { keys: ['path', 'kind', 'title', 'entries'] } },
     changes: { keys: ['since', 'commit', 'scanned', 'deleted', 'renamed'], children: { renamed: { keys: [], items: { keys: ['from', 'to'] } } } },
     findings: { keys: [], items: FINDING },
     warnings: { keys: [], items: { keys: ['code', 'path', 'line', 'message'] } },

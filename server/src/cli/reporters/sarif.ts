@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { BaselineState, Finding, ScanReport, ScanWarning, Severity, Span } from '../../engine/finding';
+import type { BaselineState, CacheEvidence, Finding, ScanReport, ScanWarning, Severity, Span } from '../../engine/finding';
 import type { Catalog, RuleCard } from '../../engine/rules/catalog';
 
 export const SARIF_SCHEMA = 'https://json.schemastore.org/sarif-2.1.0.json';
@@ -88,6 +88,8 @@ export interface SarifResult {
     retest: string;
     releaseDecision: string;
     cell?: { cell: number; line: number; column: number };
+    /** Compiled-cache findings: the cache kind, entry, archive member, opcode and its byte offset. */
+    cache?: CacheEvidence;
   };
 }
 
@@ -350,6 +352,7 @@ function result(f: Finding, ruleIndex: number): SarifResult {
     },
   };
   if (f.evidence.cell) r.properties.cell = { ...f.evidence.cell };
+  if (f.evidence.cache) r.properties.cache = { ...f.evidence.cache };
   if (f.trace.length > 0) {
     r.codeFlows = [
       {

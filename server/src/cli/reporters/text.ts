@@ -1,7 +1,7 @@
 // Human-readable CLI output: each finding as the spec's three-line header (rule + severity, title, fix
 // hint) with its evidence indented below, then input warnings and the release-gate summary.
 import { describeBaseline, gates } from '../../engine/baseline';
-import type { BaselineState, Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep } from '../../engine/finding';
+import type { BaselineState, CacheEvidence, Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep } from '../../engine/finding';
 import { SEVERITIES } from '../../engine/finding';
 
 export interface TextOptions {
@@ -136,6 +136,17 @@ function continuation(value: string): string {
   return `${INDENT}${' '.repeat(LABEL_WIDTH)}${value}`;
 }
 
+/** One line on where in a compiled cache a finding sits: kind, entry, member, opcode and byte offset, owner. */
+function cacheText(c: CacheEvidence): string {
+  const parts = [`${c.kind} ${c.entry}`];
+  if (c.member) parts.push(c.member);
+  if (c.opcode) parts.push(`${c.opcode} ${c.import ?? ''} at byte ${c.offset}${c.call ? ` → ${c.call.opcode} at byte ${c.call.offset}` : ''}`);
+  else if (c.import) parts.push(`${c.import}${c.line ? ` at line ${c.line}` : ''}`);
+  if (c.uid !== undefined) parts.push(`uid ${c.uid} (cache root uid ${c.rootUid})`);
+  if (c.target) parts.push(`→ ${c.target}`);
+  return parts.join(' · ');
+}
+
 function renderFinding(f: Finding, paint: ReturnType<typeof painter>): string[] {
   const lines = [
     `${paint(['bold'], f.ruleId)} ${paint(SEVERITY_STYLE[f.severity], f.severity)}`,
@@ -144,6 +155,7 @@ function renderFinding(f: Finding, paint: ReturnType<typeof painter>): string[] 
     field('location', paint(['cyan'], location(f))),
     field('signal', oneLine(f.evidence.signal)),
   ];
+  if (f.evidence.cache) lines.push(field('cache', oneLine(cacheText(f.evidence.cache))));
   const snippet = f.evidence.snippet.split(/\r\n|\r|\n/).map((l) => visible(l).replace(/\s+$/, ''));
   while (snippet.length > 1 && snippet[snippet.length - 1] === '') snippet.pop();
   snippet.forEach((l, i) => lines.push(i === 0 ? field('snippet', paint(['dim'], l)) : continuation(paint(['dim'], l))));
@@ -221,7 +233,11 @@ function renderSummary(report: ScanReport, paint: ReturnType<typeof painter>): s
         (renamed.length > 0 ? `; renamed: ${renamed.join(', ')}` : ''),
     );
   }
-  lines.push(`Files scanned: ${report.filesScanned}`, `Retest: ${report.summary.retest}`);
+  lines.push(`Files scanned: ${report.filesScanned}`);
+  if (report.cacheTrees?.length) {
+    lines.push(`Caches scanned: ${report.cacheTrees.map((t) => `${oneLine(t.path)} (${t.kind}, ${t.entries} ${t.entries === 1 ? 'entry' : 'entries'})`).join(', ')}`);
+  }
+  lines.push(`Retest: ${report.summary.retest}`);
   for (const root of report.policyRoots ?? []) {
     const s = root.summary;
     const verdict = s.decision === 'blocked' ? 'BLOCKED' : s.decision === 'tickets' ? 'passed with tickets' : 'clean';
