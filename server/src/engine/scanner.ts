@@ -363,6 +363,17 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
   const findings: Finding[] = [];
   const warnings: ScanWarning[] = [...walked.warnings];
   let filesScanned = 0;
+  /** Analyses one file's text into the scan's findings; one bad file never stops a scan. */
+  const analyzeInto = async (shown: string, text: string, lang: LanguageId): Promise<void> => {
+    try {
+      const result = await analyzeDocument(shown, text, lang, { catalog, enabled });
+      findings.push(...result.findings);
+      warnings.push(...result.warnings);
+      filesScanned++;
+    } catch (err) {
+      warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
+    }
+  };
   let cancelled = false;
   for (const [i, file] of walked.files.entries()) {
     if (options.isCancelled?.()) {
@@ -399,16 +410,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     }
     const read = readSource(file.realPath, shown, maxBytes);
     warnings.push(...read.warnings);
-    if (read.text === undefined) continue;
-    try {
-      const result = await analyzeDocument(shown, read.text, lang, { catalog, enabled });
-      findings.push(...result.findings);
-      warnings.push(...result.warnings);
-      filesScanned++;
-    } catch (err) {
-      // One bad file never stops a scan: report what broke and go on.
-      warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
-    }
+    if (read.text !== undefined) await analyzeInto(shown, read.text, lang);
   }
   // Compiled caches (TorchInductor, Triton, Numba, torch_extensions, CuPy, torch archives) under the roots:
   // pickles disassembled, permissions checked, and the generated code they hold given the source rules too.
@@ -426,15 +428,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
       const read = readSource(file, shown, maxBytes);
       warnings.push(...read.warnings);
       const lang = read.text === undefined ? undefined : detectLanguage(file, read.text.slice(0, 64 * 1024));
-      if (read.text === undefined || !lang) continue;
-      try {
-        const result = await analyzeDocument(shown, read.text, lang, { catalog, enabled });
-        findings.push(...result.findings);
-        warnings.push(...result.warnings);
-        filesScanned++;
-      } catch (err) {
-        warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
-      }
+      if (read.text !== undefined && lang) await analyzeInto(shown, read.text, lang);
     }
   }
   const perFile = applyPoliciesPerFile(findings, walked.files.map((f) => f.path), policy, options, catalog, baseDir);
