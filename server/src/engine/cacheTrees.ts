@@ -402,7 +402,7 @@ export interface CacheScanContext {
   maxEntryBytes: number;
   /** The rules this scan runs; when given without the cache rule, nothing is scanned. */
   enabled?: Map<string, RuleCard>;
-  /** Paths left out of the scan (`--exclude`, `sentinel.exclude`). */
+  /** Paths left out of the scan (the language server's `sentinel.exclude` setting). */
   isExcluded?(abs: string): boolean;
   isCancelled?(): boolean;
   /** Entries visited (discovery and tree walks together) before the scan stops with a warning; default 2,000,000. */
