@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { applyBaseline, BaselineError, loadBaselineFile, regate } from '../engine/baseline';
 import { type ChangeSet, type Finding, type ScanReport, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
 import { changedFiles, comparisonCommit, copyTreeAt, GitError, repositoryRoot, resolveCommit } from '../engine/git';
-import { detectLanguage, needsContentSniff } from '../engine/languages';
+import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from '../engine/languages';
 import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy';
 import { runLanguageServer } from '../lsp/main';
 import { type Catalog, CatalogError, loadCatalog } from '../engine/rules/catalog';
@@ -157,7 +157,7 @@ function realpath(p: string): string {
 
 /** Whether the scanner would read this file: by name, or (C/C++, extension-less scripts) by its first bytes. */
 function isScannable(abs: string): boolean {
-  if (detectLanguage(abs)) return true;
+  if (detectLanguage(abs) || mayBeCacheArtifact(abs)) return true;
   if (!needsContentSniff(abs)) return false;
   try {
     const fd = fs.openSync(abs, 'r');
@@ -271,7 +271,7 @@ async function baselineFromRef(
       pathspecs,
       include: (p) => {
         const base = path.posix.basename(p);
-        return base === '.gitignore' || policyNames.includes(base) || detectLanguage(p) !== undefined || needsContentSniff(p);
+        return base === '.gitignore' || policyNames.includes(base) || detectLanguage(p) !== undefined || needsContentSniff(p) || mayBeCacheArtifact(p);
       },
       destination: (p) => mirrored(path.join(scope.root, p)),
       maxBytes: scan.maxFileBytes,

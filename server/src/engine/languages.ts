@@ -94,3 +94,14 @@ export function languageFamily(lang: LanguageId): 'python' | 'javascript' | 'cud
       return 'config';
   }
 }
+
+/**
+ * Files that only the compiled-cache scan reads (pickles, archives, compiled kernels, cache metadata). Used
+ * where a list of files is chosen up front (changed files, a tree read from git) so that they are not left
+ * out, and so that naming one explicitly is not reported as "not a language Sentinel reads".
+ */
+const CACHE_ARTIFACT = /\.(pt|pth|bin|ckpt|pkl|pickle|nbi|nbc|so|cubin|ptx|ttir|ttgir|llir|hsaco|json|megacache)$|(^|[\\/])build\.ninja$/i;
+
+export function mayBeCacheArtifact(file: string): boolean {
+  return CACHE_ARTIFACT.test(file);
+}

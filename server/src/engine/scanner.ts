@@ -12,7 +12,7 @@ import { checkCacheLoading } from './checks/cacheLoading';
 import type { CheckContext, RawFinding } from './checks/context';
 import { checkDynamicCode } from './checks/dynamicCode';
 import type { CacheTree, Finding, LanguageId, PolicyRootSummary, ScanReport, ScanWarning, Span, TraceStep } from './finding';
-import { detectLanguage, needsContentSniff } from './languages';
+import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from './languages';
 import { LineIndex } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
 import { hasGrammar, parseText, type Tree } from './parser';
@@ -400,12 +400,12 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
       }
       lang = detectLanguage(file.path, head);
       if (!lang) {
-        if (file.explicit) warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
+        if (file.explicit && !mayBeCacheArtifact(file.path)) warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
         continue;
       }
     }
     if (!lang) {
-      if (file.explicit) warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
+      if (file.explicit && !mayBeCacheArtifact(file.path)) warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
       continue;
     }
     const read = readSource(file.realPath, shown, maxBytes);
