@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { SyntaxDocument } from '../../server/src/engine/incremental';
 import { parseText } from '../../server/src/engine/parser';
+import { analyzeDocument } from '../../server/src/engine/scanner';
 
 async function sexp(lang: 'python' | 'typescript', text: string): Promise<string> {
   const tree = await parseText(lang, text);
@@ -45,4 +46,12 @@ describe('SyntaxDocument', () => {
     assert.equal(tree!.rootNode.toString(), await sexp('typescript', doc.content));
     doc.dispose();
   });
+});
+
+describe('half-typed code', () => {
+  it('analyses a file whose root node is ERROR without hanging (exec( followed by a module)', async () => {
+    const body = Array.from({ length: 80 }, (_, i) => `def f${i}(x):\n    y = x + ${i}\n    return y`).join('\n');
+    const result = await analyzeDocument('half.py', `exec(p\n${body}\n`, 'python');
+    assert.ok(Array.isArray(result.findings));
+  }).timeout(20000);
 });

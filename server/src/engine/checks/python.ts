@@ -195,15 +195,17 @@ export class PythonFile implements LanguageAdapter {
   bindingsOf(node: Node): Binding[] {
     const name = node.text;
     let scope: Node = this.scopeAround(node.startIndex, node.endIndex, node);
+    // Compare with the root by id, not by type: a file that does not parse has an ERROR root, not `module`.
+    const rootId = this.tree.rootNode.id;
     for (;;) {
       const found = this.scopeBindings.get(scope.id)?.get(name);
       if (found && found.length > 0) {
-        if (scope.type !== 'module' && found.some((b) => b.kind === 'other' && b.why === 'global')) {
-          return this.scopeBindings.get(this.tree.rootNode.id)!.get(name) ?? [];
+        if (scope.id !== rootId && found.some((b) => b.kind === 'other' && b.why === 'global')) {
+          return this.scopeBindings.get(rootId)!.get(name) ?? [];
         }
         return found;
       }
-      if (scope.type === 'module') return [];
+      if (scope.id === rootId) return [];
       scope = this.scopeAround(scope.startIndex, scope.endIndex, scope);
     }
   }
