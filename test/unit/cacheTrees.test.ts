@@ -333,6 +333,51 @@ describe('cache trees: built here', () => {
     assert.deepEqual(r.trees.map((t) => [t.path, t.kind]), [['group', 'numba'], ['sticky', 'numba']]);
   });
 
+  it('reports a world-writable cache of every compiler kind as high, with its directory, mode and owner, and passes 0755 ones', async function () {
+    if (process.platform === 'win32') this.skip();
+    const base = fresh('kinds');
+    const layouts: Record<string, (root: string) => void> = {
+      triton: (root) => {
+        fs.mkdirSync(path.join(root, 'Zk3hash'), { recursive: true });
+        fs.writeFileSync(path.join(root, 'Zk3hash', 'add_kernel.ttir'), 'module {}\n');
+      },
+      'torch-extensions': (root) => {
+        fs.mkdirSync(path.join(root, 'py311_cu121', 'fused_act'), { recursive: true });
+        fs.writeFileSync(path.join(root, 'py311_cu121', 'fused_act', 'build.ninja'), 'ninja_required_version = 1.3\n');
+      },
+      cupy: (root) => {
+        fs.mkdirSync(root, { recursive: true });
+        fs.writeFileSync(path.join(root, `${'ab'.repeat(16)}.cubin`), Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+      },
+      inductor: (root) => {
+        fs.mkdirSync(path.join(root, 'fxgraph', 'ab', 'fabcdef'), { recursive: true });
+        fs.writeFileSync(path.join(root, 'fxgraph', 'ab', 'fabcdef', 'entry'), Buffer.from([0x80, 5, 0x4e, 0x2e]));
+      },
+    };
+    for (const [kind, make] of Object.entries(layouts)) {
+      for (const mode of [0o777, 0o755]) {
+        const root = path.join(base, `${kind}-${mode.toString(8)}`, kind === 'inductor' ? 'torchinductor_svc' : 'cache');
+        make(root);
+        fs.chmodSync(root, mode);
+      }
+    }
+    const r = await scan([base], base);
+    const uid = String(process.getuid!());
+    const writable = r.findings.filter((f) => f.evidence.cache.check === 'writable');
+    assert.deepEqual(
+      writable.map((f) => [f.evidence.cache.kind, f.evidence.path, f.evidence.directory, f.evidence.mode, f.evidence.owner, f.confidence]).sort(),
+      Object.keys(layouts)
+        .map((kind) => {
+          const rel = `${kind}-777/${kind === 'inductor' ? 'torchinductor_svc' : 'cache'}`;
+          return [kind, rel, rel, '0777', uid, 'high'];
+        })
+        .sort(),
+    );
+    for (const f of writable) assert.match(f.evidence.signal, /has mode 0777: any local user can add, rename or replace compiled entries in it, and it has no sticky bit/);
+    // The 0755 twins are caches too (recognised, listed), only not findings.
+    assert.equal(r.trees.filter((t) => t.path.includes('-755/')).length, Object.keys(layouts).length);
+  });
+
   it('follows no symlink: links inside the cache and loops are fine, links out are findings', async function () {
     if (process.platform === 'win32') this.skip();
     const base = fresh('links');
@@ -494,6 +539,10 @@ describe('cache-kinds.yml', () => {
     ['a marker regex that does not compile', (t) => t.replace("- regex: '^[0-9a-f]{32}", "- regex: '^[0-9a-f]{32}(("), 'kinds.cupy.markers.0.regex', /regular expression/],
     ['an unknown entry class', (t) => t.replace('as: triton-group', 'as: kernel'), 'kinds.triton.entries.0.as', /must be one of/],
     ['a mega-cache artifact of an unknown kind', (t) => t.replace('aot_autograd: inductor', 'aot_autograd: inductr'), 'megaCache.pickledArtifacts.aot_autograd', /unknown cache kind/],
+    ['a module loader without its argument', (t) => t.replace('- { api: cuModuleLoadData, arg: 1 }', '- { api: cuModuleLoadData }'), 'moduleLoading.images.0.arg', /required but missing/],
+    ['a reader-name regex that does not compile', (t) => t.replace(/^ {2}readerNames: .*$/m, "  readerNames: '(read'"), 'moduleLoading.readerNames', /regular expression/],
+    ['a cache-folder name regex that does not compile', (t) => t.replace(/^ {2}cacheDirNames: .*$/m, "  cacheDirNames: '[triton'"), 'config.cacheDirNames', /regular expression/],
+    ['a mode call without its mode argument', (t) => t.replace('- { api: os.chmod, path: 0, mode: 1, modeKeyword: mode }', '- { api: os.chmod, path: 0 }'), 'config.modeCalls.2.mode', /required but missing/],
   ];
   for (const [what, edit, field, reason] of cases) {
     it(`rejects ${what}, naming the file and the field`, () => {
@@ -513,6 +562,18 @@ describe('cache-kinds.yml', () => {
     const dir = broken((t) => t.replace(/^rule: .*$/m, 'rule: JIT-NO-SUCH-RULE'));
     try {
       assert.throws(() => loadCacheKinds(dir, catalog), (err: unknown) => err instanceof CatalogError && err.field === 'rule' && /JIT-NO-SUCH-RULE/.test(err.message));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a module-loading rule the catalog does not have', () => {
+    const dir = broken((t) => t.replace(/^ {2}rule: JIT-DYNAMIC-KERNEL$/m, '  rule: JIT-NO-SUCH-KERNEL-RULE'));
+    try {
+      assert.throws(
+        () => loadCacheKinds(dir, catalog),
+        (err: unknown) => err instanceof CatalogError && err.field === 'moduleLoading.rule' && /JIT-NO-SUCH-KERNEL-RULE/.test(err.message),
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { rulesDir } from '../../server/src/engine/assets';
-import { CatalogError, loadCatalog, selectRules } from '../../server/src/engine/rules/catalog';
+import { CatalogError, extendCatalog, loadCatalog, selectRules } from '../../server/src/engine/rules/catalog';
 import { analyzeDocument } from '../../server/src/engine/scanner';
 
 /** Copies the shipped catalog to a temp folder and lets a test break one card. */
@@ -90,6 +90,52 @@ describe('rule catalog', () => {
   it('rejects a related rule that does not exist', () => {
     const dir = brokenCatalog('JIT-EVAL-COMPILE.yml', (t) => t.replace('related: [JIT-DYNAMIC-KERNEL', 'related: [JIT-NOPE'));
     expectCatalogError(dir, 'JIT-EVAL-COMPILE.yml', /^related$/, /unknown rule 'JIT-NOPE'/);
+  });
+});
+
+describe('source, sanitizer and sink-context models', () => {
+  const catalog = loadCatalog();
+
+  it('loads every kind of source and the sanitizers, with the optional lists filled', () => {
+    const py = catalog.sources.python;
+    assert.ok(py.calls.some((c) => c.api === '*.chat.completions.create'));
+    assert.ok(py.methods?.some((m) => m.method === 'parse_args'));
+    assert.ok(py.objects?.some((o) => o.api === 'transformers.pipeline' && o.use === 'call'));
+    assert.ok(py.parameters?.some((p) => p.decorator === 'function_tool'));
+    assert.ok(py.sanitizers?.casts.some((c) => c.api === 'builtins.int'));
+    assert.ok(py.sanitizers?.guards.some((g) => g.api === 're.fullmatch' && g.pattern === 0 && g.value === 1));
+    assert.ok(catalog.sources.javascript.parameters?.some((p) => p.callee === 'tool' && p.property === 'execute'));
+    assert.deepEqual(catalog.sources.cuda.methods, [], 'a family without methods gets an empty list');
+    assert.ok(catalog.sinkContexts?.some((c) => c.method === 'query' && c.requiresImport?.includes('pandas')));
+  });
+
+  it('rejects a source entry that does not fit sources.schema.json, naming the field', () => {
+    const dir = brokenCatalog('sources.yml', (t) => t.replace('- { method: parse_args, note: command-line argument (argparse) }', '- { methods: parse_args, note: x }'));
+    expectCatalogError(dir, 'sources.yml', /^python\.methods\.0/, /is (required but missing|not a known field)/);
+    const badUse = brokenCatalog('sources.yml', (t) => t.replace('use: .value', 'use: value'));
+    expectCatalogError(badUse, 'sources.yml', /^python\.objects\.1\.use$/, /must match pattern/);
+  });
+
+  it('rejects a sink context without a language', () => {
+    const dir = brokenCatalog('sink-context.yml', (t) => t.replace('  - languages: [python]\n    method: runsource', '  - method: runsource'));
+    expectCatalogError(dir, 'sink-context.yml', /languages/, /required but missing/);
+  });
+
+  it('extends sources and sanitizers from settings or a policy, reporting bad entries without throwing', () => {
+    const { catalog: extended, errors } = extendCatalog(catalog, {
+      sources: {
+        python: {
+          methods: [{ method: 'ask', receiver: 'assistant', note: 'LLM output' }, { note: 'no method' } as never],
+          sanitizers: { casts: [{ api: 'acme.clean', note: 'validator' }], guards: [] },
+        },
+      },
+    });
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /python\.methods\[1\]: method is required but missing/);
+    assert.ok(extended.sources.python.methods?.some((m) => m.method === 'ask'));
+    assert.ok(extended.sources.python.sanitizers?.casts.some((c) => c.api === 'acme.clean'));
+    assert.ok(!catalog.sources.python.sanitizers?.casts.some((c) => c.api === 'acme.clean'), 'the base catalog is unchanged');
+    assert.equal(extended.sinkContexts, catalog.sinkContexts);
   });
 });
 

@@ -2,6 +2,7 @@
 // fresh parse, and an edit that arrives while the first parse waits for its grammar is not lost.
 import { strict as assert } from 'node:assert';
 import { SyntaxDocument } from '../../server/src/engine/incremental';
+import { EditableLineStarts, LineIndex, lineStartsOf } from '../../server/src/engine/lines';
 import { parseText } from '../../server/src/engine/parser';
 import { analyzeDocument } from '../../server/src/engine/scanner';
 
@@ -44,6 +45,43 @@ describe('SyntaxDocument', () => {
     const tree = await pending;
     assert.equal(doc.content, 'eval(code);\nconst a = 1;\n');
     assert.equal(tree!.rootNode.toString(), await sexp('typescript', doc.content));
+    doc.dispose();
+  });
+});
+
+describe('EditableLineStarts', () => {
+  it('matches a fresh scan after random edits that split and join CR, LF and CRLF line breaks', () => {
+    // A small deterministic generator: the same edits on every run.
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const pieces = ['\n', '\r', '\r\n', 'a', 'bc', ' ', '😀', 'x\ny', '\r\r\n\n', ''];
+    let text = 'first\r\nsecond\rthird\n\nlast';
+    const lines = new EditableLineStarts(text);
+    for (let i = 0; i < 2000; i++) {
+      const start = next(text.length + 1);
+      const end = Math.min(text.length, start + next(4));
+      const inserted = pieces[next(pieces.length)];
+      text = text.slice(0, start) + inserted + text.slice(end);
+      lines.replace(text, start, end, inserted);
+      const index = lines.index(text);
+      const got = Array.from({ length: index.lineCount }, (_, l) => index.lineStart(l + 1));
+      assert.deepEqual(got, lineStartsOf(text), `after edit ${i}: ${JSON.stringify(inserted)} at ${start}-${end}`);
+    }
+  });
+
+  it('gives the syntax document positions equal to a fresh line index after edits', async () => {
+    let text = 'import os\r\n\r\ndef f(x):\n    return eval(x)\n';
+    const doc = new SyntaxDocument('python', text);
+    await doc.syntaxTree();
+    for (const [at, inserted] of [[0, '# head\r'], [12, '\n\n'], [text.length, 'tail'], [5, '']] as [number, string][]) {
+      doc.applyChange(at, Math.min(at + 2, doc.content.length), inserted);
+      text = doc.content;
+      const fresh = new LineIndex(text);
+      for (let o = 0; o <= text.length; o++) assert.deepEqual(doc.lineIndex().position(o), fresh.position(o));
+    }
     doc.dispose();
   });
 });

@@ -211,7 +211,7 @@ describe('loadPolicy', () => {
       { name: 'bad-severity.yml', reason: "fail_on[1]: 'HGH' is not a severity (CRITICAL, HIGH, MEDIUM, LOW, INFO)", line: 4 },
       {
         name: 'unknown-key.yml',
-        reason: 'fail_onn: is not a known field (known: category, fail_on, ticket_on, retest, rules, allowlist)',
+        reason: 'fail_onn: is not a known field (known: category, fail_on, ticket_on, retest, rules, allowlist, models)',
         line: 3,
       },
       {
@@ -241,7 +241,7 @@ describe('loadPolicy', () => {
       { name: 'fail-on-string.yml', reason: "fail_on: must be a list of severities, not the text 'HIGH'", line: 1 },
       {
         name: 'not-a-mapping.yml',
-        reason: 'must be a mapping of policy fields (category, fail_on, ticket_on, retest, rules, allowlist), not a list',
+        reason: 'must be a mapping of policy fields (category, fail_on, ticket_on, retest, rules, allowlist, models), not a list',
         line: 1,
       },
       { name: 'broken-yaml.yml', reason: 'is not valid YAML (line 3, column 1): deficient indentation', line: 3 },

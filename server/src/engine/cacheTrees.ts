@@ -39,6 +39,34 @@ interface RawCacheKinds {
   megaCache: { title: string; files: string[]; pickledArtifacts: Record<string, string>; allow: string[] };
   generatedCode: { forbiddenModules: string[]; forbiddenCalls: string[]; writeCalls: string[]; writeMethods: string[] };
   loading: LoadingConfig;
+  moduleLoading?: ModuleLoading;
+  config?: CacheConfigData;
+}
+
+/** What checks/cacheConfig.ts reads besides the rule card: project paths, cache folder setters, mode calls. */
+export interface CacheConfigData {
+  projectPathPrefixes: string[];
+  projectPathCalls: string[];
+  projectPathNames: string[];
+  cacheDirSetters: { api: string; arg?: number; keyword?: string; setting: string }[];
+  cacheDirAttributes: string[];
+  modeCalls: { api: string; path: number; mode: number; modeKeyword?: string; modeProperty?: string }[];
+  modeMethods: { method: string; mode: number; modeKeyword?: string }[];
+  umaskCalls: string[];
+  cacheDirNames: string;
+  jitTools: string;
+}
+
+/**
+ * Compiled GPU modules loaded at run time (checks/cuda.ts `checkModuleLoads`): calls that take a module image
+ * from memory (`images`, the argument that holds it) or from a file (`paths`, the argument that names it),
+ * reported under `rule`. `readerNames` is a regex on helper names that read a file into memory (`read_file`).
+ */
+export interface ModuleLoading {
+  rule: string;
+  images: { api: string; arg: number }[];
+  paths: { api: string; arg: number }[];
+  readerNames: string;
 }
 
 /** What checks/cacheLoading.ts reads: the source-level side of cache poisoning. */
@@ -89,6 +117,8 @@ export interface CacheKinds {
   megaCache: { title: string; files: (rel: string) => boolean; pickledArtifacts: Map<string, string>; allow: NameMatcher };
   generatedCode: { forbiddenModules: string[]; forbiddenCalls: NameMatcher; writeCalls: NameMatcher; writeMethods: Set<string> };
   loading: LoadingConfig;
+  moduleLoading?: ModuleLoading;
+  config?: CacheConfigData;
 }
 
 const NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_*]+)*$';
@@ -100,6 +130,13 @@ const callSpec = {
   additionalProperties: false,
   properties: { api: { type: 'string', pattern: NAME_PATTERN }, method: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, args: { type: 'array', items: { type: 'integer', minimum: 0 } }, keywords: strings },
   required: ['args'],
+};
+
+const argSpec = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['api', 'arg'],
+  properties: { api: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, arg: { type: 'integer', minimum: 0 } },
 };
 
 const SCHEMA = {
@@ -177,6 +214,70 @@ const SCHEMA = {
       additionalProperties: false,
       required: ['forbiddenModules', 'forbiddenCalls', 'writeCalls', 'writeMethods'],
       properties: { forbiddenModules: names, forbiddenCalls: names, writeCalls: names, writeMethods: names },
+    },
+    config: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['projectPathPrefixes', 'projectPathCalls', 'projectPathNames', 'cacheDirSetters', 'cacheDirAttributes', 'modeCalls', 'modeMethods', 'umaskCalls', 'cacheDirNames', 'jitTools'],
+      properties: {
+        projectPathPrefixes: strings,
+        projectPathCalls: strings,
+        projectPathNames: strings,
+        cacheDirSetters: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['api', 'setting'],
+            anyOf: [{ required: ['arg'] }, { required: ['keyword'] }],
+            properties: {
+              api: { type: 'string', pattern: NAME_PATTERN },
+              arg: { type: 'integer', minimum: 0 },
+              keyword: { type: 'string', minLength: 1 },
+              setting: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+        cacheDirAttributes: names,
+        modeCalls: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['api', 'path', 'mode'],
+            properties: {
+              api: { type: 'string', minLength: 1 },
+              path: { type: 'integer', minimum: 0 },
+              mode: { type: 'integer', minimum: 0 },
+              modeKeyword: { type: 'string', minLength: 1 },
+              modeProperty: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+        modeMethods: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['method', 'mode'],
+            properties: { method: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, mode: { type: 'integer', minimum: 0 }, modeKeyword: { type: 'string', minLength: 1 } },
+          },
+        },
+        umaskCalls: strings,
+        cacheDirNames: { type: 'string', minLength: 1 },
+        jitTools: { type: 'string', minLength: 1 },
+      },
+    },
+    moduleLoading: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['rule', 'images', 'paths', 'readerNames'],
+      properties: {
+        rule: { type: 'string', minLength: 1 },
+        images: { type: 'array', items: argSpec },
+        paths: { type: 'array', items: argSpec },
+        readerNames: { type: 'string', minLength: 1 },
+      },
     },
     loading: {
       type: 'object',
@@ -272,6 +373,9 @@ export function loadCacheKinds(dir: string, catalog?: Catalog): CacheKinds {
     kindsCache.set(dir, kinds);
   }
   if (catalog && !catalog.byId.has(kinds.rule)) throw new CatalogError(kinds.file, 'rule', `names unknown rule '${kinds.rule}'`);
+  if (catalog && kinds.moduleLoading && !catalog.byId.has(kinds.moduleLoading.rule)) {
+    throw new CatalogError(kinds.file, 'moduleLoading.rule', `names unknown rule '${kinds.moduleLoading.rule}'`);
+  }
   return kinds;
 }
 
@@ -316,6 +420,11 @@ function compileCacheKinds(file: string): CacheKinds {
     embeddedSource: k.embeddedSource ?? false,
   }));
   raw.loading.cacheDirPatterns.forEach((p, i) => compileRegex(p, file, `loading.cacheDirPatterns.${i}`));
+  if (raw.moduleLoading) compileRegex(raw.moduleLoading.readerNames, file, 'moduleLoading.readerNames');
+  if (raw.config) {
+    compileRegex(raw.config.cacheDirNames, file, 'config.cacheDirNames');
+    compileRegex(raw.config.jitTools, file, 'config.jitTools');
+  }
   for (const [i, spec] of raw.loading.extractCalls.entries()) {
     const s = spec as { api?: string; method?: string };
     if (!s.api === !s.method) throw new CatalogError(file, `loading.extractCalls.${i}`, 'needs exactly one of `api` and `method`');
@@ -352,6 +461,8 @@ function compileCacheKinds(file: string): CacheKinds {
       writeMethods: new Set(raw.generatedCode.writeMethods),
     },
     loading: raw.loading,
+    ...(raw.moduleLoading ? { moduleLoading: raw.moduleLoading } : {}),
+    ...(raw.config ? { config: raw.config } : {}),
   };
 }
 
@@ -991,17 +1102,26 @@ class CacheScan {
 
   // ---- pickles ----------------------------------------------------------------------------------------
 
-  private async scanPickleFile(abs: string, size: number, pickles: number, where: EntryPlace): Promise<void> {
+  /**
+   * An entry's bytes up to the entry limit, `partial` when the file is longer (warned as too large, saying
+   * what was `done` with the head); undefined, warned as unreadable, when it cannot be read.
+   */
+  private readEntry(abs: string, size: number, done: string): { data: Buffer; partial: boolean } | undefined {
     let data: Buffer;
     try {
       data = readHead(abs, this.ctx.maxEntryBytes).data;
     } catch (err) {
       this.warn('unreadable', abs, errnoText(err));
-      return;
+      return undefined;
     }
     const partial = size > data.length;
-    if (partial) this.warn('too-large', abs, `is ${size} bytes, over the ${this.ctx.maxEntryBytes}-byte limit; only the first ${data.length} bytes were disassembled`);
-    await this.scanPickleData(abs, data, { ...where, member: undefined }, { maxPickles: pickles, partial, depth: 0 });
+    if (partial) this.warn('too-large', abs, `is ${size} bytes, over the ${this.ctx.maxEntryBytes}-byte limit; only the first ${data.length} bytes were ${done}`);
+    return { data, partial };
+  }
+
+  private async scanPickleFile(abs: string, size: number, pickles: number, where: EntryPlace): Promise<void> {
+    const entry = this.readEntry(abs, size, 'disassembled');
+    if (entry) await this.scanPickleData(abs, entry.data, { ...where, member: undefined }, { maxPickles: pickles, partial: entry.partial, depth: 0 });
   }
 
   /** Disassembles one pickle buffer and reports its imports against the place's allowlist. */
@@ -1129,16 +1249,8 @@ class CacheScan {
     if (head[0] === 0x80 && head[1]! <= 5 && !megaCachePickle(head)) {
       if (!this.tick()) return true;
       this.result.trees.push({ path: display, kind: 'torch-archive', title: this.kinds.archives.title, entries: 1 });
-      let data: Buffer;
-      try {
-        data = readHead(abs, this.ctx.maxEntryBytes).data;
-      } catch (err) {
-        this.warn('unreadable', abs, errnoText(err));
-        return true;
-      }
-      const partial = size > data.length;
-      if (partial) this.warn('too-large', abs, `is ${size} bytes, over the ${this.ctx.maxEntryBytes}-byte limit; only the first ${data.length} bytes were disassembled`);
-      await this.scanPickleData(abs, data, where, { maxPickles: this.kinds.archives.legacyPickles, partial, depth: 0 });
+      const entry = this.readEntry(abs, size, 'disassembled');
+      if (entry) await this.scanPickleData(abs, entry.data, where, { maxPickles: this.kinds.archives.legacyPickles, partial: entry.partial, depth: 0 });
       return true;
     }
     if (always && !megaCachePickle(head) && !megaCacheHeader(head)) {
@@ -1205,15 +1317,9 @@ class CacheScan {
     };
     const tree: CacheTree = { path: display, kind: 'mega-cache', title: this.kinds.megaCache.title, entries: 0 };
     this.result.trees.push(tree);
-    let data: Buffer;
-    try {
-      data = readHead(abs, this.ctx.maxEntryBytes).data;
-    } catch (err) {
-      this.warn('unreadable', abs, errnoText(err));
-      return;
-    }
-    const partial = size > data.length;
-    if (partial) this.warn('too-large', abs, `is ${size} bytes, over the ${this.ctx.maxEntryBytes}-byte limit; only the first ${data.length} bytes were read`);
+    const entry = this.readEntry(abs, size, 'read');
+    if (!entry) return;
+    const { data, partial } = entry;
     if (isPickle) {
       tree.entries = 1;
       await this.scanPickleData(abs, data, base, { maxPickles: 1, partial, depth: 0 });

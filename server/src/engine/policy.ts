@@ -8,7 +8,7 @@ import picomatch from 'picomatch';
 import policySchema from '../../../rules/policy.schema.json';
 import { rulesDir } from './assets';
 import { SEVERITIES, type Finding, type ReportSummary, type ScanWarning, type Severity } from './finding';
-import { loadCatalog, type Catalog } from './rules/catalog';
+import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog, type SanitizerModel, type SourceModel } from './rules/catalog';
 
 export const POLICY_FILE_NAMES = ['sentinel-policy.yml', 'sentinel-policy.yaml'] as const;
 
@@ -48,6 +48,15 @@ export interface Policy {
   retest: string;
   rules: Record<string, RulePolicy>;
   allowlist: AllowEntry[];
+  /** In-house sources, sinks and sanitizers from `models:`, for files under this policy. */
+  models?: PolicyModels;
+}
+
+/** The `models:` section: the shapes of rules/sources.yml and the rule cards' `sinks`. */
+export interface PolicyModels {
+  sources?: Record<string, Partial<SourceModel>>;
+  sanitizers?: Record<string, Partial<SanitizerModel>>;
+  sinks?: CatalogExtension['sinks'];
 }
 
 /** A policy file that cannot be used. `reason` names the field; `line` is 1-based when it is known. */
@@ -132,6 +141,7 @@ interface RawPolicy {
   retest?: string;
   rules?: Record<string, RawRulePolicy> | null;
   allowlist?: Array<Omit<AllowEntry, 'index' | 'line'>> | null;
+  models?: { sources?: PolicyModels['sources'] | null; sanitizers?: PolicyModels['sanitizers'] | null; sinks?: PolicyModels['sinks'] | null } | null;
 }
 
 let compiledSchema: ValidateFunction | undefined;
@@ -504,6 +514,13 @@ export function loadPolicy(file: string, catalog?: Catalog): Policy {
     }
   });
 
+  const models = raw.models ? withoutUndefined({ sources: raw.models.sources ?? undefined, sanitizers: raw.models.sanitizers ?? undefined, sinks: raw.models.sinks ?? undefined }) : undefined;
+  if (models) {
+    // The shipped schemas decide what a model entry needs (rule.schema.json sinks, sources.schema.json).
+    const { errors } = extendCatalog(rulesCatalog, catalogExtensionOf({ models }));
+    if (errors.length > 0) fail('/models', errors[0]);
+  }
+
   const category = raw.category ?? DEFAULT_CATEGORY;
   const absolute = path.resolve(file);
   const rules: Record<string, RulePolicy> = {};
@@ -532,7 +549,38 @@ export function loadPolicy(file: string, catalog?: Catalog): Policy {
     retest: raw.retest ?? defaultRetest(category),
     rules,
     allowlist,
+    ...(models && Object.keys(models).length > 0 ? { models } : {}),
   };
+}
+
+/** The catalog extension a policy's `models:` section asks for (empty for a policy without one). */
+export function catalogExtensionOf(policy: Pick<Policy, 'models'>): CatalogExtension {
+  const models = policy.models;
+  if (!models) return {};
+  const sources: Record<string, Partial<SourceModel>> = {};
+  for (const [family, model] of Object.entries(models.sources ?? {})) sources[family] = { ...model };
+  for (const [family, sanitizers] of Object.entries(models.sanitizers ?? {})) {
+    sources[family] = { ...sources[family], sanitizers: { casts: sanitizers?.casts ?? [], guards: sanitizers?.guards ?? [] } };
+  }
+  return {
+    ...(models.sinks?.length ? { sinks: models.sinks } : {}),
+    ...(Object.keys(sources).length > 0 ? { sources } : {}),
+  };
+}
+
+const policyCatalogs = new WeakMap<Policy, { base: Catalog; catalog: Catalog }>();
+
+/**
+ * The catalog to analyse a file under `policy` with: `base` plus the policy's models. Memoised per policy
+ * and base, so a scan that applies one policy to many files extends the catalog once.
+ */
+export function catalogForPolicy(base: Catalog, policy: Policy): Catalog {
+  if (!policy.models) return base;
+  const cached = policyCatalogs.get(policy);
+  if (cached && cached.base === base) return cached.catalog;
+  const { catalog } = extendCatalog(base, catalogExtensionOf(policy));
+  policyCatalogs.set(policy, { base, catalog });
+  return catalog;
 }
 
 /** Keeps objects comparable with deepEqual: an absent field is absent, not `undefined`. */

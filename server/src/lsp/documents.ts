@@ -69,14 +69,15 @@ export class OpenDocument {
     return this.syntax.content;
   }
 
+  /** Positions in the current text; the line index follows the edits, so this does not scan the text. */
   converter(encoding: PositionEncoding): PositionConverter {
-    return new PositionConverter(this.text, encoding);
+    return new PositionConverter(this.text, encoding, this.syntax.lineIndex());
   }
 
   applyChanges(changes: TextDocumentContentChangeEvent[], version: number, encoding: PositionEncoding): void {
     for (const change of changes) {
       if ('range' in change && change.range) {
-        const conv = new PositionConverter(this.text, encoding);
+        const conv = this.converter(encoding);
         const start = conv.offsetAt(change.range.start);
         const end = Math.max(start, conv.offsetAt(change.range.end));
         this.syntax.applyChange(start, end, change.text);

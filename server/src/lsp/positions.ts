@@ -26,11 +26,13 @@ function utf16FromUtf8(s: string, bytes: number): number {
 export class PositionConverter {
   private readonly index: LineIndex;
 
+  /** `index` (an open document's, kept up to date with its edits) saves a scan of `text`. */
   constructor(
     readonly text: string,
     readonly encoding: PositionEncoding,
+    index?: LineIndex,
   ) {
-    this.index = new LineIndex(text);
+    this.index = index && index.text === text ? index : new LineIndex(text);
   }
 
   /** LSP position of a 0-based UTF-16 offset. */

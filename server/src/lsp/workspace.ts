@@ -12,6 +12,7 @@ import {
   type RetestResult,
 } from '../../../shared/src/protocol';
 import { DEFAULT_SETTINGS, meetsMinimum, type SentinelSettings } from '../../../shared/src/settings';
+import { loadCacheKinds } from '../engine/cacheTrees';
 import type { Finding, ScanReport } from '../engine/finding';
 import { applyPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from '../engine/policy';
 import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog } from '../engine/rules/catalog';
@@ -30,7 +31,12 @@ interface KnownFile {
   locateStep?: StepLocator;
   /** Place findings by their 1-based line/column (a scanned .ipynb file), not by offsets into `text`. */
   byLineColumn?: boolean;
+  /** Positions in `text`, built once per analysis and shared by the diagnostics and the policy status. */
+  converter?: PositionConverter;
 }
+
+/** The longest an analysis waits for a stream of changes to stop, so that a flood of edits cannot starve it. */
+const MAX_DEFER_MS = 100;
 
 export interface ProgressReporter {
   report(percentage: number, message: string): void;
@@ -45,14 +51,25 @@ export class Workspace {
   readonly documents = new Map<string, OpenDocument>();
   readonly notebooks = new Map<string, NotebookState>();
   private readonly known = new Map<string, KnownFile>();
-  private readonly scheduled = new Map<string, NodeJS.Immediate>();
+  /** Analyses waiting to start: whether a change arrived in the last turn of the event loop, and since when they wait. */
+  private readonly scheduled = new Map<string, { changed: boolean; since: number }>();
+  /** Documents being analysed now, and whether a change arrived meanwhile (then the latest text is analysed next). */
+  private readonly analysing = new Map<string, { rerun: boolean }>();
   private policies = new Map<string, { policy: Policy; error?: string }>();
   private lastStatus = '';
   settings: SentinelSettings = DEFAULT_SETTINGS;
   roots: string[] = [];
   encoding: PositionEncoding = 'utf-16';
 
-  constructor(private readonly connection: Connection) {}
+  constructor(private readonly connection: Connection) {
+    // The rule data is read and validated at start, not by the first analysis: cache-kinds.yml (schema
+    // compiled with Ajv) as well as the rule cards. A broken file is reported by the analyses that need it.
+    try {
+      loadCacheKinds(this.baseCatalog.dir, this.baseCatalog);
+    } catch {
+      // the checks throw the same CatalogError, which the analysis logs
+    }
+  }
 
   // ---- roots and policy ----------------------------------------------------------------------------
 
@@ -107,17 +124,50 @@ export class Workspace {
 
   // ---- open documents --------------------------------------------------------------------------------
 
-  /** Analyse `uri` soon; several changes before the analysis starts cost one analysis of the latest text. */
+  /**
+   * Analyse `uri` once the changes already received are applied. The connection hands over one message per
+   * turn of the event loop, so edits that piled up during an analysis arrive one turn apart: the analysis
+   * starts after a turn without a change to this document (or after MAX_DEFER_MS of changes), and reads the
+   * latest text. A change during an analysis (one that awaits) costs one more analysis, of the latest text.
+   * Edits faster than the analysis therefore never queue up analyses; each one sent alone is analysed.
+   */
   schedule(uri: string): void {
+    const running = this.analysing.get(uri);
+    if (running) {
+      running.rerun = true;
+      return;
+    }
     const pending = this.scheduled.get(uri);
-    if (pending) clearImmediate(pending);
-    this.scheduled.set(
-      uri,
-      setImmediate(() => {
-        this.scheduled.delete(uri);
-        this.analyzeOpen(uri).catch((err: unknown) => this.connection.console.error(`sentinel: analysing ${uri} failed: ${(err as Error).stack ?? String(err)}`));
-      }),
-    );
+    if (pending) {
+      pending.changed = true;
+      return;
+    }
+    const entry = { changed: true, since: performance.now() };
+    this.scheduled.set(uri, entry);
+    const turn = (): void => {
+      if (entry.changed && performance.now() - entry.since < MAX_DEFER_MS) {
+        entry.changed = false;
+        setImmediate(turn);
+        return;
+      }
+      this.scheduled.delete(uri);
+      void this.analyzeLatest(uri);
+    };
+    setImmediate(turn);
+  }
+
+  private async analyzeLatest(uri: string): Promise<void> {
+    const state = { rerun: false };
+    this.analysing.set(uri, state);
+    try {
+      if (this.notebooks.has(uri)) await this.analyzeNotebookNow(uri);
+      else await this.analyzeOpen(uri);
+    } catch (err) {
+      this.connection.console.error(`sentinel: analysing ${uri} failed: ${(err as Error).stack ?? String(err)}`);
+    } finally {
+      this.analysing.delete(uri);
+    }
+    if (state.rerun) this.schedule(uri);
   }
 
   async analyzeOpen(uri: string): Promise<void> {
@@ -139,7 +189,7 @@ export class Workspace {
     if (this.documents.get(uri) !== doc || doc.version !== version) return;
     const { policy } = this.policyFor(root ?? (fsPath ? path.dirname(fsPath) : process.cwd()));
     applyPolicy(findings, policy, { baseDir: root ?? process.cwd() });
-    const file = { uri, findings, text };
+    const file: KnownFile = { uri, findings, text, converter: doc.converter(this.encoding) };
     this.known.set(uri, file);
     this.publish(file, version);
     this.sendPolicyStatus();
@@ -162,7 +212,13 @@ export class Workspace {
     return undefined;
   }
 
-  async analyzeNotebook(uri: string): Promise<void> {
+  /** Analyse notebook `uri` soon: bursts of cell edits are folded as for text documents (`schedule`). */
+  analyzeNotebook(uri: string): Promise<void> {
+    this.schedule(uri);
+    return Promise.resolve();
+  }
+
+  private async analyzeNotebookNow(uri: string): Promise<void> {
     const nb = this.notebooks.get(uri);
     if (!nb) return;
     const version = nb.version;
@@ -317,8 +373,14 @@ export class Workspace {
     return meetsMinimum(f.severity, this.settings.minimumSeverity);
   }
 
+  /** Positions in the text a known file's findings refer to, built once per analysis or scan. */
+  private converterFor(file: KnownFile): PositionConverter {
+    if (file.converter?.text !== file.text || file.converter.encoding !== this.encoding) file.converter = new PositionConverter(file.text, this.encoding);
+    return file.converter;
+  }
+
   diagnosticsFor(file: KnownFile): Diagnostic[] {
-    const converter = new PositionConverter(file.text, this.encoding);
+    const converter = this.converterFor(file);
     const locate: StepLocator | undefined = file.byLineColumn
       ? (f, i) => ({ uri: file.uri, range: { start: converter.fromLineColumn(f.trace[i].startLine, f.trace[i].startColumn), end: converter.fromLineColumn(f.trace[i].endLine, f.trace[i].endColumn) } })
       : file.locateStep;
@@ -342,7 +404,7 @@ export class Workspace {
   }
 
   policyStatus(): PolicyStatus {
-    const all = [...this.known.values()].flatMap((k) => k.findings.map((f) => ({ f, uri: k.uri, text: k.text })));
+    const all = [...this.known.values()].flatMap((k) => k.findings.map((f) => ({ f, uri: k.uri, file: k })));
     const root = this.roots[0] ?? process.cwd();
     const { policy, error } = this.policyFor(root);
     const summary = summarize(all.map((x) => x.f), policy);
@@ -350,7 +412,7 @@ export class Workspace {
       .filter((x) => x.f.decision === 'block' || x.f.decision === 'ticket')
       .sort((a, b) => (a.f.decision === b.f.decision ? (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0) || a.f.evidence.startOffset - b.f.evidence.startOffset : a.f.decision === 'block' ? -1 : 1))
       .map((x) => {
-        const pos = new PositionConverter(x.text, this.encoding).positionAt(x.f.evidence.startOffset);
+        const pos = this.converterFor(x.file).positionAt(x.f.evidence.startOffset);
         return {
           ruleId: x.f.ruleId,
           severity: x.f.severity,

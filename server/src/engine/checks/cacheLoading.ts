@@ -1,15 +1,17 @@
 // Cache poisoning from the loading side: code that makes a process load compiled artifacts from elsewhere
 // (load_cache_artifacts of a non-constant blob, remote cache switches and hosts, cache-manager overrides,
-// archives extracted into a cache folder) in Python, shell, Dockerfiles, YAML and .env files.
+// archives extracted into a cache folder) in Python, shell, Dockerfiles, YAML and .env files; and in CUDA C++,
+// compiled GPU modules loaded from a path that is not fixed (checks/cuda.ts).
 import type { Node, Tree } from 'web-tree-sitter';
 import { loadCacheKinds, type LoadingConfig, nameMatcher, type NameMatcher } from '../cacheTrees';
 import type { Confidence } from '../finding';
 import { languageFamily } from '../languages';
-import { parseText } from '../parser';
 import type { RuleCard } from '../rules/catalog';
 import { type CheckContext, rawTraceFrom, scopeNames } from './context';
+import { checkModuleLoads } from './cuda';
 import { ExpressionReasoner, snippetOf } from './expressions';
 import { PythonFile } from './python';
+import { dockerEnvPairs, dockerInstructions, unquote, withShellTree, yamlEnvironment } from './yamlScalars';
 
 interface LoadingData {
   rule: RuleCard;
@@ -74,12 +76,6 @@ function emitter(ctx: CheckContext, data: LoadingData): Emit {
       ...(what.api ?? what.setting ? { api: what.api ?? what.setting } : {}),
       ...(what.trace ? { trace: what.trace } : {}),
     });
-}
-
-function unquote(text: string): string {
-  const t = text.trim();
-  if (t.length >= 2 && (t[0] === '"' || t[0] === "'") && t[t.length - 1] === t[0]) return t.slice(1, -1);
-  return t;
 }
 
 function isLocalHost(host: string, data: LoadingData): boolean {
@@ -313,12 +309,14 @@ function checkPython(ctx: CheckContext, tree: Tree, data: LoadingData, emit: Emi
       const parts = collect(arg, file);
       const download = parts.calls.find((c) => data.downloads(c));
       const shared = parts.strings.map((s) => sharedPrefixOf(s, data.sharedPrefixes)).find((p): p is string => !!p);
-      const from = hops
-        ? `${hops[0]!.note}`
-        : download
-          ? `data downloaded by \`${download}()\``
-          : shared
-            ? `a file under ${shared}, which other users can write`
+      // A download or a shared temp file names where the blob comes from better than a source note of the
+      // same read does.
+      const from = download
+        ? `data downloaded by \`${download}()\``
+        : shared
+          ? `a file under ${shared}, which other users can write`
+          : hops
+            ? `${hops[0]!.note}`
             : reason.explain(arg);
       emit(at(node), {
         signal: `\`${api}()\` loads compiled artifacts from ${from}: every graph and kernel in them is installed into the local caches and runs on the next compile, so whoever controls that blob runs code here`,
@@ -416,23 +414,7 @@ function checkShellTree(tree: Tree, base: number, data: LoadingData, emit: Emit)
 }
 
 async function checkShellText(text: string, base: number, data: LoadingData, emit: Emit): Promise<void> {
-  const tree = await parseText('shell', text);
-  try {
-    checkShellTree(tree, base, data, emit);
-  } finally {
-    tree.delete();
-  }
-}
-
-/** Dockerfile instructions with continuation lines joined, and where each one and its arguments start. */
-function dockerInstructions(text: string): { keyword: string; args: string; argsOffset: number; start: number; end: number }[] {
-  const out: { keyword: string; args: string; argsOffset: number; start: number; end: number }[] = [];
-  const re = /^([ \t]*)([A-Za-z]+)([ \t]+)((?:[^\n]*\\\r?\n)*[^\n]*)/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const start = m.index + m[1]!.length;
-    out.push({ keyword: m[2]!.toUpperCase(), args: m[4]!, argsOffset: start + m[2]!.length + m[3]!.length, start, end: m.index + m[0].length });
-  }
-  return out;
+  await withShellTree(text, (tree) => checkShellTree(tree, base, data, emit));
 }
 
 async function checkDockerfile(ctx: CheckContext, data: LoadingData, emit: Emit): Promise<void> {
@@ -442,18 +424,11 @@ async function checkDockerfile(ctx: CheckContext, data: LoadingData, emit: Emit)
     const body = ins.args.replace(/\\\r?\n/g, (m) => ' '.repeat(m.length));
     if (ins.keyword === 'ENV') {
       // `ENV A=1 B=2`: each pair is its own place, so two settings on one line are two findings.
-      const eq = [...body.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g)].map((m) => ({
-        name: m[1]!,
-        raw: m[2]!,
-        place: { start: ins.argsOffset + m.index, end: ins.argsOffset + m.index + m[0].length, nodeType: 'env_pair' },
-      }));
-      const legacy = eq.length === 0 ? /^([A-Za-z_][A-Za-z0-9_]*)\s+(.*)$/.exec(body.trim()) : null;
-      const pairs = legacy ? [{ name: legacy[1]!, raw: legacy[2]!.trim(), place: at }] : eq;
-      for (const { name, raw, place } of pairs) {
+      for (const { name, raw, start, end, nodeType } of dockerEnvPairs(ins)) {
         if (!watchedVariable(name, data)) continue;
         const v = unquote(raw);
         const judged = judgeSetting(name, /\$/.test(v) ? { dynamic: `\`${v}\`` } : { literal: v }, data);
-        if (judged) emit(place, { ...judged, setting: name });
+        if (judged) emit({ start, end, nodeType }, { ...judged, setting: name });
       }
     } else if (ins.keyword === 'RUN') {
       await checkShellText(ins.args, ins.argsOffset, data, emit);
@@ -496,79 +471,22 @@ function checkDotenv(ctx: CheckContext, data: LoadingData, emit: Emit): void {
   }
 }
 
-/** The scalar a YAML node holds, with where its text starts in the file; undefined for collections. */
-function yamlScalar(node: Node | null | undefined): { text: string; start: number; block: boolean; quoted: boolean } | undefined {
-  let cur: Node | null | undefined = node;
-  while (cur && (cur.type === 'flow_node' || cur.type === 'block_node') && cur.namedChildCount === 1) cur = cur.namedChildren[0];
-  if (!cur) return undefined;
-  if (cur.type === 'block_scalar') {
-    const nl = cur.text.indexOf('\n');
-    return nl < 0 ? undefined : { text: cur.text.slice(nl + 1), start: cur.startIndex + nl + 1, block: true, quoted: false };
-  }
-  if (cur.type === 'double_quote_scalar' || cur.type === 'single_quote_scalar') return { text: cur.text.slice(1, -1), start: cur.startIndex + 1, block: false, quoted: true };
-  if (/scalar$/.test(cur.type)) return { text: cur.text, start: cur.startIndex, block: false, quoted: false };
-  return undefined;
-}
-
-/** Keys whose values are shell scripts in CI and container specs. */
-const SCRIPT_KEYS = new Set(['run', 'script', 'before_script', 'after_script', 'command', 'args', 'entrypoint']);
-
 async function checkYaml(tree: Tree, data: LoadingData, emit: Emit): Promise<void> {
-  const at = (n: Node) => ({ start: n.startIndex, end: n.endIndex, nodeType: n.type });
   const yamlValue = (text: string): SettingValue => (/\$/.test(text) ? { dynamic: `\`${text}\`` } : { literal: text });
-  const scripts: { text: string; start: number }[] = [];
-  for (const mapping of tree.rootNode.descendantsOfType(['block_mapping', 'flow_mapping'])) {
-    if (!mapping) continue;
-    const pairs = mapping.namedChildren.filter((p): p is Node => p?.type === 'block_mapping_pair' || p?.type === 'flow_pair');
-    const byKey = new Map<string, Node>();
-    for (const p of pairs) {
-      const key = yamlScalar(p.childForFieldName('key'));
-      if (key) byKey.set(key.text, p);
-    }
-    for (const [key, pair] of byKey) {
-      // KEY: value (compose `environment`, GitHub Actions `env`).
-      if (watchedVariable(key, data)) {
-        const value = yamlScalar(pair.childForFieldName('value'));
-        const judged = value ? judgeSetting(key, yamlValue(value.text), data) : undefined;
-        if (judged) emit(at(pair), { ...judged, setting: key });
-      }
-      if (SCRIPT_KEYS.has(key)) {
-        const value = pair.childForFieldName('value');
-        const scalar = yamlScalar(value);
-        if (scalar) scripts.push(scalar);
-        else for (const item of value?.descendantsOfType(['block_sequence_item', 'flow_node']) ?? []) {
-          const s = item?.type === 'block_sequence_item' ? yamlScalar(item.namedChildren[0]) : item?.parent?.type === 'flow_sequence' ? yamlScalar(item) : undefined;
-          if (s) scripts.push(s);
-        }
-      }
-    }
-    // - name: KEY / value: … (Kubernetes container env).
-    const nameText = yamlScalar(byKey.get('name')?.childForFieldName('value'))?.text;
-    const valuePair = byKey.get('value');
-    if (nameText && watchedVariable(nameText, data) && valuePair) {
-      const value = yamlScalar(valuePair.childForFieldName('value'));
-      const judged = value ? judgeSetting(nameText, yamlValue(value.text), data) : undefined;
-      if (judged) emit(at(byKey.get('name')!), { ...judged, setting: nameText });
-    }
+  const { settings, scripts } = yamlEnvironment(tree);
+  for (const s of settings) {
+    if (!watchedVariable(s.name, data)) continue;
+    const judged = judgeSetting(s.name, yamlValue(s.value.text), data);
+    if (judged) emit({ start: s.at.startIndex, end: s.at.endIndex, nodeType: s.at.type }, { ...judged, setting: s.name });
   }
-  // - KEY=value (compose `environment` as a list).
-  for (const item of tree.rootNode.descendantsOfType('block_sequence_item')) {
-    const s = item ? yamlScalar(item.namedChildren[0]) : undefined;
-    const m = s && /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(s.text);
-    if (!m || !item || !watchedVariable(m[1]!, data)) continue;
-    const judged = judgeSetting(m[1]!, yamlValue(m[2]!), data);
-    if (judged) emit(at(item.namedChildren[0]!), { ...judged, setting: m[1]! });
-  }
-  const seen = new Set<number>();
-  for (const s of scripts) {
-    if (seen.has(s.start) || !/\b(tar|bsdtar|unzip)\b/.test(s.text)) continue;
-    seen.add(s.start);
-    await checkShellText(s.text, s.start, data, emit);
-  }
+  for (const s of scripts) if (/\b(tar|bsdtar|unzip)\b/.test(s.text)) await checkShellText(s.text, s.start, data, emit);
 }
 
 /** Reports code that loads compiled artifacts from elsewhere, under the rule rules/cache-kinds.yml names. */
 export async function checkCacheLoading(ctx: CheckContext): Promise<void> {
+  // Compiled GPU modules loaded from a path that is not fixed: its own rule (cache-kinds.yml `moduleLoading`).
+  const modules = loadCacheKinds(ctx.catalog.dir, ctx.catalog).moduleLoading;
+  if (modules && ctx.lang === 'cuda') checkModuleLoads(ctx, modules);
   const data = loadingData(ctx);
   if (!data) return;
   const emit = emitter(ctx, data);

@@ -3,12 +3,13 @@
 // holds a kernel marker is reported once, under the rule that owns the markers.
 import type { Node } from 'web-tree-sitter';
 import type { LanguageId } from '../finding';
-import type { RuleCard, SinkSpec } from '../rules/catalog';
+import type { RuleCard, SinkContext, SinkSpec } from '../rules/catalog';
 import { languageFamily } from '../languages';
 import { type CheckContext, rawTraceFrom, scopeNames } from './context';
 import { CudaFile } from './cuda';
-import { ExpressionReasoner, snippetOf } from './expressions';
+import { ExpressionReasoner, type LanguageAdapter, snippetOf } from './expressions';
 import { JavaScriptFile } from './javascript';
+import { matchesName, receiverPattern } from './models';
 import { PythonFile } from './python';
 
 interface SinkEntry {
@@ -42,6 +43,8 @@ interface CallView {
   call: Node;
   api?: string;
   method?: string;
+  /** The receiver of a method call (`df` in `df.query(…)`). */
+  receiver?: Node;
   positional: Node[];
   keyword(name: string): Node | undefined;
   property(obj: Node, name: string): Node | undefined;
@@ -74,6 +77,25 @@ function codeArguments(view: CallView, spec: SinkSpec): Node[] {
   return out;
 }
 
+/** The sink-context entries (rules/sink-context.yml) that apply to `spec` in language `lang`. */
+function contextsFor(contexts: SinkContext[], spec: SinkSpec, lang: string): SinkContext[] {
+  return contexts.filter((c) => c.languages.includes(lang as SinkContext['languages'][number]) && ((spec.api && c.api === spec.api) || (spec.method && c.method === spec.method)));
+}
+
+/** Whether the call meets every condition of its sink contexts, apart from `codeFrom` (checked on the argument). */
+function contextHolds(view: CallView, contexts: SinkContext[], file: PythonFile | JavaScriptFile | CudaFile): boolean {
+  for (const c of contexts) {
+    if (c.requiresImport?.length && !(file instanceof PythonFile && c.requiresImport.some((m) => file.importsModule(m)))) return false;
+    if (c.receiverExclude && view.receiver && receiverPattern(c.receiverExclude)?.test(view.receiver.text)) return false;
+    const origins = c.receiverFrom?.length && file instanceof PythonFile ? file.receiverOrigins(view.receiver) : [];
+    const madeRight = origins.some((o) => c.receiverFrom!.some((r) => matchesName(o, r)));
+    if (c.receiverInclude) {
+      if (!madeRight && !(view.receiver && receiverPattern(c.receiverInclude)?.test(view.receiver.text))) return false;
+    } else if (c.receiverFrom?.length && !madeRight) return false;
+  }
+  return true;
+}
+
 /**
  * The callee names worth resolving: the last segment of every sink, and any name the text binds to one
  * (`run = eval`, `from builtins import eval as e`, `{ runInNewContext: r } = require('vm')`). A superset is
@@ -93,90 +115,26 @@ export function candidateNames(text: string, sinkKeys: string[]): Set<string> {
   return names;
 }
 
+interface SinkHit {
+  view: CallView;
+  rule: RuleCard;
+  spec: SinkSpec;
+  /** The code argument that is not constant. */
+  dynamic: Node;
+}
+
+interface SinkAnalysis {
+  hits: SinkHit[];
+  reasoner: ExpressionReasoner;
+  adapter: PythonFile | JavaScriptFile | CudaFile;
+}
+
 export function checkDynamicCode(ctx: CheckContext): void {
-  const family = languageFamily(ctx.lang);
-  if (!ctx.tree || family === 'config') return;
-  const { byApi, byMethod } = sinkTables(ctx);
-  if (byApi.size === 0 && byMethod.size === 0) return;
-  const sources = ctx.catalog.sources[family] ?? { calls: [], attributes: [] };
+  const analysis = findSinkHits(ctx);
+  if (!analysis) return;
+  const { hits, reasoner } = analysis;
   const kernelRule = ctx.catalog.rules.find((r) => (r.kernelMarkers?.length ?? 0) > 0);
   const markers = markerPattern(kernelRule?.kernelMarkers ?? []);
-
-  // Resolving every call's qualified name walks scopes and costs most of the analysis time on large files:
-  // only calls whose callee ends in a sink's name, or in a name bound to one, are resolved.
-  const candidates = candidateNames(ctx.text, [...byApi.keys(), ...byMethod.keys()]);
-  const mayBeSink = (fn: Node, memberType: string, memberField: string): boolean => {
-    if (fn.type === 'identifier') return candidates.has(fn.text);
-    if (fn.type === memberType) return candidates.has(fn.childForFieldName(memberField)?.text ?? '');
-    return true; // (0, eval)(x), calls of calls, subscripts: rare, so always resolved
-  };
-  let views: CallView[] = [];
-  let reasoner: ExpressionReasoner;
-  const root = ctx.tree.rootNode;
-  if (family === 'python') {
-    const file = PythonFile.of(ctx.tree, sources);
-    reasoner = new ExpressionReasoner(file);
-    views = file.calls.flatMap((call) => {
-      const fn = call?.childForFieldName('function');
-      if (!call || !fn || !mayBeSink(fn, 'attribute', 'attribute')) return [];
-      return [{
-        call,
-        api: file.qualifiedName(fn),
-        method: fn.type === 'attribute' ? fn.childForFieldName('attribute')?.text : undefined,
-        positional: file.positionalArgs(call),
-        keyword: (name: string) => file.keywordArg(call, name),
-        property: () => undefined,
-        stringish: () => true,
-      }];
-    });
-  } else if (family === 'javascript') {
-    const file = new JavaScriptFile(ctx.tree, sources);
-    reasoner = new ExpressionReasoner(file);
-    views = root.descendantsOfType(['call_expression', 'new_expression']).flatMap((call) => {
-      const fn = call?.childForFieldName(call.type === 'new_expression' ? 'constructor' : 'function');
-      if (!call || !fn || !mayBeSink(fn, 'member_expression', 'property')) return [];
-      return [{
-        call,
-        api: file.qualifiedName(fn),
-        method: fn.type === 'member_expression' ? fn.childForFieldName('property')?.text : undefined,
-        positional: file.positionalArgs(call),
-        keyword: () => undefined,
-        property: (obj: Node, name: string) => file.propertyOf(obj, name),
-        stringish: (n: Node) => file.isStringish(n),
-      }];
-    });
-  } else {
-    const file = new CudaFile(ctx.tree, sources);
-    reasoner = new ExpressionReasoner(file);
-    views = root.descendantsOfType('call_expression').flatMap((call) => {
-      const fn = call?.childForFieldName('function');
-      if (!call || !fn || !mayBeSink(fn, 'field_expression', 'field')) return [];
-      return [{
-        call,
-        api: file.calleeName(fn),
-        positional: file.positionalArgs(call),
-        keyword: () => undefined,
-        property: () => undefined,
-        stringish: () => true,
-      }];
-    });
-  }
-
-  // First pass: which calls are sinks with a dynamic code argument. An outer sink whose code argument is
-  // itself such a call (`exec(compile(src, …))`) is not reported again: the inner call is the finding.
-  const hits: { view: CallView; rule: RuleCard; spec: SinkSpec; dynamic: Node }[] = [];
-  for (const view of views) {
-    const entries = [
-      ...(view.api ? (byApi.get(view.api) ?? []) : []),
-      ...(view.method ? (byMethod.get(view.method) ?? []) : []),
-    ];
-    for (const { rule, spec } of entries) {
-      const dynamic = codeArguments(view, spec).find((arg) => !reasoner.isConstant(arg));
-      if (!dynamic) continue;
-      hits.push({ view, rule, spec, dynamic });
-      break;
-    }
-  }
   const sinkCalls = new Set(hits.map((h) => h.view.call.id));
   for (const { view, rule, spec, dynamic } of hits) {
     let inner: Node | null = dynamic;
@@ -207,6 +165,172 @@ export function checkDynamicCode(ctx: CheckContext): void {
       fix: fixFor(reported, ctx.lang, dynamic),
     });
   }
+}
+
+/** The sink calls of a document whose code argument is not constant, with the reasoner that decided it. */
+function findSinkHits(ctx: CheckContext): SinkAnalysis | undefined {
+  const family = languageFamily(ctx.lang);
+  if (!ctx.tree || family === 'config') return undefined;
+  const { byApi, byMethod } = sinkTables(ctx);
+  if (byApi.size === 0 && byMethod.size === 0) return undefined;
+  const sources = ctx.catalog.sources[family] ?? { calls: [], attributes: [] };
+
+  // Resolving every call's qualified name walks scopes and costs most of the analysis time on large files:
+  // only calls whose callee ends in a sink's name, or in a name bound to one, are resolved.
+  const candidates = candidateNames(ctx.text, [...byApi.keys(), ...byMethod.keys()]);
+  const mayBeSink = (fn: Node, memberType: string, memberField: string): boolean => {
+    if (fn.type === 'identifier') return candidates.has(fn.text);
+    if (fn.type === memberType) return candidates.has(fn.childForFieldName(memberField)?.text ?? '');
+    return true; // (0, eval)(x), calls of calls, subscripts: rare, so always resolved
+  };
+  let views: CallView[] = [];
+  let reasoner: ExpressionReasoner;
+  let adapter: PythonFile | JavaScriptFile | CudaFile;
+  const root = ctx.tree.rootNode;
+  if (family === 'python') {
+    const file = PythonFile.of(ctx.tree, sources);
+    adapter = file;
+    reasoner = new ExpressionReasoner(file);
+    views = file.calls.flatMap((call) => {
+      const fn = call?.childForFieldName('function');
+      if (!call || !fn || !mayBeSink(fn, 'attribute', 'attribute')) return [];
+      return [{
+        call,
+        api: file.qualifiedName(fn),
+        method: fn.type === 'attribute' ? fn.childForFieldName('attribute')?.text : undefined,
+        receiver: fn.type === 'attribute' ? (fn.childForFieldName('object') ?? undefined) : undefined,
+        positional: file.positionalArgs(call),
+        keyword: (name: string) => file.keywordArg(call, name),
+        property: () => undefined,
+        stringish: (n: Node) => file.isStringish(n),
+      }];
+    });
+  } else if (family === 'javascript') {
+    const file = new JavaScriptFile(ctx.tree, sources);
+    adapter = file;
+    reasoner = new ExpressionReasoner(file);
+    views = root.descendantsOfType(['call_expression', 'new_expression']).flatMap((call) => {
+      const fn = call?.childForFieldName(call.type === 'new_expression' ? 'constructor' : 'function');
+      if (!call || !fn || !mayBeSink(fn, 'member_expression', 'property')) return [];
+      return [{
+        call,
+        api: file.qualifiedName(fn),
+        method: fn.type === 'member_expression' ? fn.childForFieldName('property')?.text : undefined,
+        receiver: fn.type === 'member_expression' ? (fn.childForFieldName('object') ?? undefined) : undefined,
+        positional: file.positionalArgs(call),
+        keyword: () => undefined,
+        property: (obj: Node, name: string) => file.propertyOf(obj, name),
+        stringish: (n: Node) => file.isStringish(n),
+      }];
+    });
+  } else {
+    const file = new CudaFile(ctx.tree, sources);
+    adapter = file;
+    reasoner = new ExpressionReasoner(file);
+    views = root.descendantsOfType('call_expression').flatMap((call) => {
+      const fn = call?.childForFieldName('function');
+      if (!call || !fn || !mayBeSink(fn, 'field_expression', 'field')) return [];
+      return [{
+        call,
+        api: file.calleeName(fn),
+        positional: file.positionalArgs(call),
+        keyword: () => undefined,
+        property: () => undefined,
+        stringish: () => true,
+      }];
+    });
+  }
+
+  // First pass: which calls are sinks with a dynamic code argument. An outer sink whose code argument is
+  // itself such a call (`exec(compile(src, …))`) is not reported again: the inner call is the finding.
+  const hits: { view: CallView; rule: RuleCard; spec: SinkSpec; dynamic: Node }[] = [];
+  for (const view of views) {
+    const entries = [
+      ...(view.api ? (byApi.get(view.api) ?? []) : []),
+      ...(view.method ? (byMethod.get(view.method) ?? []) : []),
+    ];
+    for (const { rule, spec } of entries) {
+      const contexts = contextsFor(ctx.catalog.sinkContexts ?? [], spec, ctx.lang === 'notebook' ? 'python' : ctx.lang);
+      if (contexts.length > 0 && !contextHolds(view, contexts, adapter)) continue;
+      let dynamic = codeArguments(view, spec).find((arg) => !reasoner.isConstant(arg));
+      const codeFrom = contexts.flatMap((c) => c.codeFrom ?? []);
+      if (dynamic && codeFrom.length > 0) {
+        // `types.FunctionType(f.__code__, …)` copies a function: only code compiled here, or external data, counts.
+        const made = (n: Node): boolean => {
+          if (n.type !== 'call') return false;
+          const fn = n.childForFieldName('function');
+          const q = fn && adapter instanceof PythonFile ? (adapter.qualifiedName(fn) ?? fn.text) : fn?.text;
+          return codeFrom.some((c) => matchesName(q, c));
+        };
+        if (!reasoner.derivesFromCall(dynamic, made) && !reasoner.traceSource(dynamic)) dynamic = undefined;
+      }
+      if (!dynamic) continue;
+      hits.push({ view, rule, spec, dynamic });
+      break;
+    }
+  }
+  return { hits, reasoner, adapter };
+}
+
+/**
+ * A function's taint summary, as plain data keyed by its name in the file (`Class.method`, `helper`), so that
+ * summaries of several files can be joined through imports: which parameters reach a sink inside it, and
+ * which parameters (or which source) its return value carries.
+ */
+export interface FunctionSummary {
+  name: string;
+  line: number;
+  params: string[];
+  sinks: { param: string; api: string; line: number }[];
+  returnsParams: string[];
+  returnsSource?: string;
+}
+
+const FUNCTION_NODES: Record<string, string[]> = {
+  python: ['function_definition', 'lambda'],
+  javascript: ['function_declaration', 'function_expression', 'function', 'arrow_function', 'method_definition', 'generator_function_declaration', 'generator_function'],
+};
+
+/** Summaries of every function in the document, computed on request (scans do not need them). */
+export function summarizeFunctions(ctx: CheckContext): FunctionSummary[] {
+  const family = languageFamily(ctx.lang);
+  const types = FUNCTION_NODES[family];
+  if (!ctx.tree || !types) return [];
+  const analysis = findSinkHits(ctx);
+  const sources = ctx.catalog.sources[family] ?? { calls: [], attributes: [] };
+  const adapter: LanguageAdapter = analysis?.adapter ?? (family === 'python' ? PythonFile.of(ctx.tree, sources) : new JavaScriptFile(ctx.tree, sources));
+  const reasoner = analysis?.reasoner ?? new ExpressionReasoner(adapter);
+  const out: FunctionSummary[] = [];
+  for (const fn of ctx.tree.rootNode.descendantsOfType(types)) {
+    if (!fn) continue;
+    const params = (fn.childForFieldName('parameters')?.namedChildren ?? [])
+      .map((p) => (p?.type === 'identifier' ? p : (p?.childForFieldName('name') ?? p?.childForFieldName('pattern') ?? p?.namedChildren.find((c) => c?.type === 'identifier'))))
+      .filter((p): p is Node => !!p)
+      .map((p) => p.text);
+    const sinks: FunctionSummary['sinks'] = [];
+    for (const hit of analysis?.hits ?? []) {
+      if (hit.view.call.startIndex < fn.startIndex || hit.view.call.endIndex > fn.endIndex) continue;
+      for (const p of reasoner.parametersReaching(hit.dynamic, fn)) {
+        sinks.push({ param: p.name, api: hit.spec.api ?? `.${hit.spec.method}`, line: hit.view.call.startPosition.row + 1 });
+      }
+    }
+    const returns = adapter.returnsOf?.(fn) ?? [];
+    const returnsParams = [...new Set(returns.flatMap((r) => reasoner.parametersReaching(r, fn).map((p) => p.name)))];
+    // A source inside the function, not one that reaches it through its own parameters from a caller.
+    const paramsNode = fn.childForFieldName('parameters');
+    const throughParams = (hops: { node: Node }[]): boolean =>
+      !!paramsNode && hops.some((h) => h.node.startIndex >= paramsNode.startIndex && h.node.endIndex <= paramsNode.endIndex);
+    const returnSource = returns.map((r) => reasoner.traceSource(r)).find((h) => h && h[0].kind === 'source' && !throughParams(h));
+    out.push({
+      name: reasoner.functionName(fn),
+      line: fn.startPosition.row + 1,
+      params,
+      sinks,
+      returnsParams,
+      ...(returnSource ? { returnsSource: returnSource[0].note } : {}),
+    });
+  }
+  return out;
 }
 
 /** What a quick fix needs to know, computed now so that code actions do not re-analyse. */

@@ -7,11 +7,15 @@ export type Binding =
   | { kind: 'assign'; name: string; node: Node; value: Node }
   /** `x += value`: constant only if the earlier value and this one are. */
   | { kind: 'augassign'; name: string; node: Node; value: Node }
-  | { kind: 'param'; name: string; node: Node; owner: string }
+  /** `scope` is the function (or lambda) whose parameter this is; `index` its position among the parameters. */
+  | { kind: 'param'; name: string; node: Node; owner: string; scope?: Node; index?: number }
   | { kind: 'import'; name: string; node: Node; qualified: string }
   | { kind: 'def'; name: string; node: Node }
-  /** Loop variables, `with … as`, unpacking, `except … as`: a value Sentinel does not follow. */
-  | { kind: 'other'; name: string; node: Node; why: string };
+  /**
+   * Loop variables, `with … as`, unpacking, `except … as`: never constant. `from` is the value it is taken out
+   * of (the iterable, the context manager, the unpacked value), which taint follows.
+   */
+  | { kind: 'other'; name: string; node: Node; why: string; from?: Node };
 
 export type ExprShape =
   | { kind: 'literal' }
@@ -26,6 +30,12 @@ export interface SourceHit {
   note: string;
 }
 
+/** Why a value cannot carry attacker-chosen code. `safe`: it is effectively constant (quiet); else only untainted. */
+export interface SanitizerHit {
+  note: string;
+  safe: boolean;
+}
+
 export interface LanguageAdapter {
   shape(node: Node): ExprShape;
   /** Bindings of the identifier `node` in the innermost scope that binds it; empty if none is visible. */
@@ -34,6 +44,21 @@ export interface LanguageAdapter {
   sourceAt(node: Node): SourceHit | undefined;
   /** Literal text that `node` contributes itself (string contents), without following names. */
   ownLiteralText(node: Node): string | undefined;
+  // The rest is optional: an adapter without it gets first-level tracing only (cuda.ts).
+  /** The function or lambda defined in this file that `call` invokes. */
+  calleeFunction?(call: Node): Node | undefined;
+  /** The expressions `fn` returns (a lambda's body). */
+  returnsOf?(fn: Node): Node[];
+  /** The calls of `fn` in this file, each with the argument that binds `param` there. */
+  callArguments?(fn: Node, param: Extract<Binding, { kind: 'param' }>): { call: Node; arg: Node }[];
+  /** Values stored in the attribute `node` reads (`self.x = …` in the class's methods, `this.x = …`). */
+  attributeValues?(node: Node): { node: Node; value: Node }[];
+  /** The source a parameter is (a route handler's or an agent tool's). */
+  parameterSource?(b: Extract<Binding, { kind: 'param' }>): SourceHit | undefined;
+  /** A sanitizer at `node`: a cast, or a guard around a name's use. */
+  sanitizerAt?(node: Node): SanitizerHit | undefined;
+  /** A readable name of a function node, for trace notes and summaries (`Calc.run`). */
+  functionName?(fn: Node): string;
 }
 
 export interface TraceHop {
@@ -43,6 +68,12 @@ export interface TraceHop {
 }
 
 const MAX_DEPTH = 40;
+
+/** A call being returned from while tracing: its function's parameters are bound to this call's arguments. */
+interface CallFrame {
+  fn: Node;
+  call: Node;
+}
 
 export class ExpressionReasoner {
   private readonly constCache = new Map<number, boolean>();
@@ -57,7 +88,19 @@ export class ExpressionReasoner {
     seen.add(node.id);
     const shape = this.adapter.shape(node);
     let result: boolean;
-    switch (shape.kind) {
+    const sanitized = this.adapter.sanitizerAt?.(node);
+    const callee = !sanitized && shape.kind === 'opaque' ? this.adapter.calleeFunction?.(node) : undefined;
+    if (sanitized) result = sanitized.safe;
+    else if (callee) {
+      // A helper that only ever returns constants (`def pick(op): return OPS[op]`) gives a constant.
+      const returns = this.adapter.returnsOf?.(callee) ?? [];
+      if (seen.has(callee.id)) result = false;
+      else {
+        seen.add(callee.id);
+        result = returns.length > 0 && returns.every((r) => this.isConstant(r, depth + 1, seen));
+        seen.delete(callee.id);
+      }
+    } else switch (shape.kind) {
       case 'literal':
         result = true;
         break;
@@ -97,28 +140,147 @@ export class ExpressionReasoner {
   }
 
   /**
-   * The path from an external source to `node`, source first, or undefined when none is known. Follows
-   * names to their assignments and values into the expressions built from them.
+   * The path from an external source to `node`, source first, or undefined when none is known. Follows names
+   * to their assignments, values into the expressions built from them, attributes to what the class stores in
+   * them, calls of functions in this file to what they return, and parameters to the arguments of every call
+   * in this file (or of the one call being returned from).
    */
-  traceSource(node: Node, depth = 0, seen = new Set<number>()): TraceHop[] | undefined {
-    if (depth > MAX_DEPTH || seen.has(node.id)) return undefined;
-    seen.add(node.id);
-    const hit = this.adapter.sourceAt(node);
+  traceSource(node: Node): TraceHop[] | undefined {
+    return this.trace(node, 0, new Set(), []);
+  }
+
+  private readonly traceMemo = new Map<number, TraceHop[] | null>();
+  /** Bumped whenever a walk is cut short (a cycle or the depth limit), so incomplete misses are not memoised. */
+  private cuts = 0;
+
+  private trace(node: Node, depth: number, onPath: Set<number>, frames: CallFrame[]): TraceHop[] | undefined {
+    const memoable = frames.length === 0;
+    if (memoable) {
+      const memo = this.traceMemo.get(node.id);
+      if (memo !== undefined) return memo ?? undefined;
+    }
+    if (depth > MAX_DEPTH || onPath.has(node.id)) {
+      this.cuts++;
+      return undefined;
+    }
+    onPath.add(node.id);
+    const cutsBefore = this.cuts;
+    const result = this.traceStep(node, depth, onPath, frames);
+    onPath.delete(node.id);
+    if (memoable && (result || this.cuts === cutsBefore)) this.traceMemo.set(node.id, result ?? null);
+    return result;
+  }
+
+  private traceStep(node: Node, depth: number, onPath: Set<number>, frames: CallFrame[]): TraceHop[] | undefined {
+    const a = this.adapter;
+    if (a.sanitizerAt?.(node)) return undefined; // a sanitized value is not tainted
+    const hit = a.sourceAt(node);
     if (hit) return [{ node, note: `${hit.note} read by \`${hit.api}\``, kind: 'source' }];
-    const shape = this.adapter.shape(node);
+    const stored = a.attributeValues?.(node) ?? [];
+    for (const s of stored) {
+      const inner = this.trace(s.value, depth + 1, onPath, []);
+      if (inner) return [...inner, { node: s.node, note: `stored in \`${snippetOf(s.node, 40)}\``, kind: 'step' }];
+    }
+    const shape = a.shape(node);
+    const callee = shape.kind === 'opaque' ? a.calleeFunction?.(node) : undefined;
+    if (callee) {
+      // A helper in this file: what it returns, with its parameters bound to this call's arguments.
+      const name = this.functionName(callee);
+      if (!frames.some((f) => f.fn.id === callee.id)) {
+        for (const r of a.returnsOf?.(callee) ?? []) {
+          const inner = this.trace(r, depth + 1, onPath, [...frames, { fn: callee, call: node }]);
+          if (inner) return [...inner, { node: r, note: `returned by \`${name}()\``, kind: 'step' }, { node, note: `result of \`${name}()\``, kind: 'step' }];
+        }
+      }
+      return undefined;
+    }
     const children = shape.kind === 'compose' ? shape.parts : shape.kind === 'opaque' ? shape.inputs : [];
     for (const child of children) {
-      const inner = this.traceSource(child, depth + 1, seen);
+      const inner = this.trace(child, depth + 1, onPath, frames);
       if (inner) return inner;
     }
-    if (shape.kind === 'name') {
-      for (const b of this.adapter.bindingsOf(shape.node)) {
-        if (b.kind !== 'assign' && b.kind !== 'augassign') continue;
-        const inner = this.traceSource(b.value, depth + 1, seen);
+    if (shape.kind !== 'name') return undefined;
+    for (const b of a.bindingsOf(shape.node)) {
+      if (b.kind === 'assign' || b.kind === 'augassign') {
+        const inner = this.trace(b.value, depth + 1, onPath, frames);
         if (inner) return [...inner, { node: b.node, note: `flows into \`${b.name}\``, kind: 'step' }];
+      } else if (b.kind === 'other' && b.from) {
+        const inner = this.trace(b.from, depth + 1, onPath, frames);
+        if (inner) return [...inner, { node: b.node, note: `flows into \`${b.name}\` (${b.why})`, kind: 'step' }];
+      } else if (b.kind === 'param') {
+        const inner = this.traceParameter(b, depth, onPath, frames);
+        if (inner) return inner;
       }
     }
     return undefined;
+  }
+
+  /** A parameter: the argument of the call being returned from, else a source parameter, else every caller's argument. */
+  private traceParameter(b: Extract<Binding, { kind: 'param' }>, depth: number, onPath: Set<number>, frames: CallFrame[]): TraceHop[] | undefined {
+    const a = this.adapter;
+    const paramHop = (fn: string): TraceHop => ({ node: b.node, note: `parameter \`${b.name}\` of \`${fn}()\``, kind: 'step' });
+    const own = a.parameterSource?.(b);
+    if (own) return [{ node: b.node, note: `${own.note}: parameter \`${b.name}\` of \`${own.api}\``, kind: 'source' }];
+    if (!b.scope || !a.callArguments) return undefined;
+    const fn = b.scope;
+    const name = this.functionName(fn);
+    const frameAt = frames.map((f) => f.fn.id).lastIndexOf(fn.id);
+    const sites = frameAt >= 0 ? a.callArguments(fn, b).filter((s) => s.call.id === frames[frameAt].call.id) : a.callArguments(fn, b);
+    const outer = frameAt >= 0 ? frames.slice(0, frameAt) : [];
+    for (const site of sites) {
+      const inner = this.trace(site.arg, depth + 1, onPath, outer);
+      if (inner) return [...inner, { node: site.arg, note: `passed to \`${name}()\` as \`${b.name}\``, kind: 'step' }, paramHop(name)];
+    }
+    return undefined;
+  }
+
+  functionName(fn: Node): string {
+    return this.adapter.functionName?.(fn) ?? fn.childForFieldName('name')?.text ?? 'lambda';
+  }
+
+  /**
+   * The parameters of `fn` whose value reaches `node` inside `fn` (through names, compositions and stored
+   * attributes, not through callers): the edge of a function summary.
+   */
+  parametersReaching(node: Node, fn: Node, depth = 0, seen = new Set<number>(), out = new Map<string, Extract<Binding, { kind: 'param' }>>()): Extract<Binding, { kind: 'param' }>[] {
+    if (depth > MAX_DEPTH || seen.has(node.id)) return [...out.values()];
+    seen.add(node.id);
+    const a = this.adapter;
+    if (a.sanitizerAt?.(node)) return [...out.values()];
+    const shape = a.shape(node);
+    let children = shape.kind === 'compose' ? shape.parts : shape.kind === 'opaque' ? shape.inputs : [];
+    // A helper in this file (`self._evaluate(x)`): its arguments flow, its receiver is only how it is reached.
+    const callee = shape.kind === 'opaque' ? a.calleeFunction?.(node) : undefined;
+    const fnField = callee ? node.childForFieldName('function') : null;
+    if (fnField) children = children.filter((c) => c.id !== fnField.id);
+    for (const c of children) this.parametersReaching(c, fn, depth + 1, seen, out);
+    if (shape.kind === 'name') {
+      for (const b of a.bindingsOf(shape.node)) {
+        if (b.kind === 'param' && b.scope?.id === fn.id) out.set(b.name, b);
+        else if (b.kind === 'assign' || b.kind === 'augassign') this.parametersReaching(b.value, fn, depth + 1, seen, out);
+        else if (b.kind === 'other' && b.from) this.parametersReaching(b.from, fn, depth + 1, seen, out);
+      }
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * Whether `node` derives from a call whose qualified name `matches` (through names, compositions and
+   * helper returns), as `types.FunctionType` needs its code object to come from `compile()`.
+   */
+  derivesFromCall(node: Node, matches: (call: Node) => boolean, depth = 0, seen = new Set<number>()): boolean {
+    if (depth > MAX_DEPTH || seen.has(node.id)) return false;
+    seen.add(node.id);
+    if (matches(node)) return true;
+    const shape = this.adapter.shape(node);
+    const children = shape.kind === 'compose' ? shape.parts : shape.kind === 'opaque' ? shape.inputs : [];
+    if (children.some((c) => this.derivesFromCall(c, matches, depth + 1, seen))) return true;
+    const callee = shape.kind === 'opaque' ? this.adapter.calleeFunction?.(node) : undefined;
+    if (callee && (this.adapter.returnsOf?.(callee) ?? []).some((r) => this.derivesFromCall(r, matches, depth + 1, seen))) return true;
+    if (shape.kind !== 'name') return false;
+    return this.adapter.bindingsOf(shape.node).some(
+      (b) => ((b.kind === 'assign' || b.kind === 'augassign') && this.derivesFromCall(b.value, matches, depth + 1, seen)) || (b.kind === 'other' && !!b.from && this.derivesFromCall(b.from, matches, depth + 1, seen)),
+    );
   }
 
   /** The operands of nested compositions (`a + b + c` → a, b, c), for messages. */
@@ -132,6 +294,8 @@ export class ExpressionReasoner {
   explain(node: Node): string {
     const shape = this.adapter.shape(node);
     const text = snippetOf(node, 60);
+    const sanitized = this.adapter.sanitizerAt?.(node);
+    if (sanitized) return `\`${text}\`, checked by ${sanitized.note}`;
     if (shape.kind === 'name') {
       const bindings = this.adapter.bindingsOf(shape.node);
       const param = bindings.find((b) => b.kind === 'param');

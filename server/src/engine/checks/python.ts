@@ -3,7 +3,14 @@
 // checks; notebooks arrive here as one Python program.
 import type { Node, Tree } from 'web-tree-sitter';
 import type { SourceModel } from '../rules/catalog';
-import type { Binding, ExprShape, LanguageAdapter, SourceHit } from './expressions';
+import type { Binding, ExprShape, LanguageAdapter, SanitizerHit, SourceHit } from './expressions';
+import { isAnchored, isStrictPattern, matchesName, receiverPattern } from './models';
+
+type ParamBinding = Extract<Binding, { kind: 'param' }>;
+/** Statements that end a guard's branch: the code after the `if` only runs when the guard held. */
+const TERMINATORS = new Set(['raise_statement', 'return_statement', 'continue_statement', 'break_statement']);
+const EXIT_CALLS = new Set(['abort', 'flask.abort', 'sys.exit', 'builtins.exit', 'os._exit', 'exit', 'quit', 'builtins.quit']);
+const COLLECTION_TYPES = new Set(['list', 'tuple', 'set', 'dictionary']);
 
 const PYTHON_BUILTINS = new Set([
   'eval', 'exec', 'compile', 'input', 'open', 'getattr', '__import__', 'print', 'str', 'int', 'float', 'bool',
@@ -40,11 +47,20 @@ export class PythonFile implements LanguageAdapter {
   readonly calls: Node[] = [];
   /** Every assignment statement, in document order. */
   readonly assignments: Node[] = [];
+  /** Every class, in document order. */
+  private readonly classes: Node[] = [];
+  /** Lazily built: calls by the last segment of their callee (`helper`, `run` for `self.run`). */
+  private callsByName?: Map<string, Node[]>;
+  private readonly returnCache = new Map<number, Node[]>();
+  private readonly attributeCache = new Map<string, { node: Node; value: Node }[]>();
+  private readonly calleeCache = new Map<number, Node | null>();
+  private readonly guardCache = new Map<number, SanitizerHit | null>();
 
   /** One analysis per tree, shared by the checks that run on it. */
   static of(tree: Tree, sources: SourceModel): PythonFile {
     let file = files.get(tree);
-    if (!file) {
+    // A policy's models give another source model for the same tree: analyse again with it.
+    if (!file || file.sources !== sources) {
       file = new PythonFile(tree, sources);
       files.set(tree, file);
     }
@@ -76,7 +92,7 @@ export class PythonFile implements LanguageAdapter {
           if (node.type !== 'class_definition') {
             this.functionScopes.push(node);
             this.addParameters(node);
-          }
+          } else this.classes.push(node);
           open.push(node);
           break;
         }
@@ -97,7 +113,13 @@ export class PythonFile implements LanguageAdapter {
           if (left?.type === 'identifier') {
             if (right) this.addTargets(owner, left, right, '');
             // an annotation alone (`x: int`) binds nothing
-          } else if (left) this.addTargets(owner, left, undefined, 'assigned by unpacking');
+          } else if (left && UNPACK_TARGETS.has(left.type) && right && (right.type === 'expression_list' || right.type === 'tuple' || right.type === 'list')) {
+            // a, b = src, 1: pairwise, when both sides have the same number of plain items.
+            const targets = left.namedChildren.filter((c): c is Node => !!c);
+            const values = right.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
+            if (targets.length === values.length && !values.some((v) => v.type === 'list_splat')) targets.forEach((t, i) => this.addTargets(owner, t, values[i], ''));
+            else this.addTargets(owner, left, undefined, 'assigned by unpacking', false, right);
+          } else if (left && left.type !== 'attribute' && left.type !== 'subscript') this.addTargets(owner, left, undefined, 'assigned by unpacking', false, right ?? undefined);
           break;
         }
         case 'augmented_assignment': {
@@ -109,12 +131,13 @@ export class PythonFile implements LanguageAdapter {
         case 'for_statement':
         case 'for_in_clause': {
           const left = node.childForFieldName('left');
-          if (left) this.addTargets(owner, left, undefined, 'a loop variable');
+          if (left) this.addTargets(owner, left, undefined, 'a loop variable', false, node.childForFieldName('right') ?? undefined);
           break;
         }
         case 'as_pattern': {
           const alias = node.childForFieldName('alias');
-          if (alias) this.addTargets(owner, alias, undefined, 'bound by `as`');
+          const value = node.namedChildren.find((c) => c && c.id !== alias?.id) ?? undefined;
+          if (alias) this.addTargets(owner, alias, undefined, 'bound by `as`', false, value);
           break;
         }
         case 'named_expression': {
@@ -152,20 +175,21 @@ export class PythonFile implements LanguageAdapter {
 
   private addParameters(scope: Node): void {
     const owner = scope.type === 'lambda' ? 'lambda' : `${scope.childForFieldName('name')?.text ?? 'function'}()`;
+    let index = 0;
     for (const p of scope.childForFieldName('parameters')?.namedChildren ?? []) {
       const id = p && nameOfParam(p);
-      if (id) this.addBinding(scope, { kind: 'param', name: id.text, node: id, owner });
+      if (id) this.addBinding(scope, { kind: 'param', name: id.text, node: id, owner, scope, index: index++ });
     }
   }
 
-  private addTargets(scope: Node, target: Node, value: Node | undefined, why: string, aug = false): void {
+  private addTargets(scope: Node, target: Node, value: Node | undefined, why: string, aug = false, from?: Node): void {
     if (target.type === 'identifier') {
       if (value) this.addBinding(scope, { kind: aug ? 'augassign' : 'assign', name: target.text, node: target, value });
-      else this.addBinding(scope, { kind: 'other', name: target.text, node: target, why });
+      else this.addBinding(scope, { kind: 'other', name: target.text, node: target, why, from });
       return;
     }
     if (UNPACK_TARGETS.has(target.type)) {
-      for (const c of target.namedChildren) if (c) this.addTargets(scope, c, undefined, why);
+      for (const c of target.namedChildren) if (c) this.addTargets(scope, c, undefined, why, false, from);
     }
   }
 
@@ -177,22 +201,53 @@ export class PythonFile implements LanguageAdapter {
 
   /** The innermost function or lambda strictly around [start, end), else the module. Classes are skipped. */
   private scopeAround(start: number, end: number, self?: Node): Node {
-    // Scopes are in document order, so the candidates are those starting at or before `start`.
+    // Scopes are in document order, so the candidates are those starting at or before `start`; a scope that
+    // holds the range and starts before candidate i either holds i too (its ancestor) or nothing: walk parents.
+    const scopes = this.functionScopes;
     let lo = 0;
-    let hi = this.functionScopes.length;
+    let hi = scopes.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.functionScopes[mid].startIndex <= start) lo = mid + 1;
+      if (scopes[mid].startIndex <= start) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo - 1; i >= 0; i--) {
-      const s = this.functionScopes[i];
+    const parents = this.scopeParents();
+    for (let i = lo - 1; i >= 0; i = parents[i]) {
+      const s = scopes[i];
       if (s.startIndex <= start && end <= s.endIndex && (!self || s.id !== self.id)) return s;
     }
     return this.tree.rootNode;
   }
 
+  private parentIndex?: Int32Array;
+
+  /** For each function scope, the index of the innermost function scope around it (-1: the module). */
+  private scopeParents(): Int32Array {
+    if (this.parentIndex) return this.parentIndex;
+    const scopes = this.functionScopes;
+    const parents = new Int32Array(scopes.length);
+    const stack: number[] = [];
+    for (let i = 0; i < scopes.length; i++) {
+      while (stack.length > 0 && scopes[stack[stack.length - 1]].endIndex <= scopes[i].startIndex) stack.pop();
+      parents[i] = stack.length > 0 ? stack[stack.length - 1] : -1;
+      stack.push(i);
+    }
+    this.parentIndex = parents;
+    return parents;
+  }
+
+  private readonly bindingMemo = new Map<number, Binding[]>();
+
   bindingsOf(node: Node): Binding[] {
+    let found = this.bindingMemo.get(node.id);
+    if (!found) {
+      found = this.lookupBindings(node);
+      this.bindingMemo.set(node.id, found);
+    }
+    return found;
+  }
+
+  private lookupBindings(node: Node): Binding[] {
     const name = node.text;
     let scope: Node = this.scopeAround(node.startIndex, node.endIndex, node);
     // Compare with the root by id, not by type: a file that does not parse has an ERROR root, not `module`.
@@ -353,10 +408,26 @@ export class PythonFile implements LanguageAdapter {
             return { kind: 'compose', parts: [receiver, ...args], label: `a \`.${method}()\` string` };
           }
         }
+        if (fn?.type === 'attribute' && ['substitute', 'safe_substitute'].includes(fn.childForFieldName('attribute')?.text ?? '')) {
+          // string.Template(text).substitute(...): the template text and the values filled in.
+          const template = this.templateText(fn.childForFieldName('object'));
+          if (template) return { kind: 'compose', parts: [template, ...args], label: 'a `string.Template` string' };
+        }
+        if (fn && this.qualifiedName(fn) === 'builtins.compile') {
+          // compile("x = 1", …) is as constant as its source: exec of it runs only the program's own text.
+          const source = args[0];
+          if (source) return { kind: 'compose', parts: [source], label: 'code compiled from a string' };
+        }
         if (fn && ['builtins.str', 'builtins.repr'].includes(this.qualifiedName(fn) ?? '')) {
           return { kind: 'compose', parts: args, label: 'a string' };
         }
-        const inputs = fn?.type === 'attribute' ? [...args, fn.childForFieldName('object')!].filter(Boolean) : args;
+        if (fn?.type === 'attribute' && fn.childForFieldName('attribute')?.text === 'get') {
+          // OPS.get(name, default) on a literal map: one of its values or the default.
+          const values = this.literalCollection(fn.childForFieldName('object'), 'values');
+          if (values) return { kind: 'compose', parts: [...values, ...args.slice(1)], label: 'a value from a literal map' };
+        }
+        // The callee itself (not only its receiver), so `request.json()` meets the `request.json` source.
+        const inputs = fn?.type === 'attribute' ? [...args, fn] : args;
         return { kind: 'opaque', inputs };
       }
       case 'attribute': {
@@ -365,14 +436,32 @@ export class PythonFile implements LanguageAdapter {
       }
       case 'subscript': {
         const value = node.childForFieldName('value');
+        // OPS[name] on a literal map or list: one of its values, whatever the key.
+        const values = this.literalCollection(value, 'values');
+        if (values) return { kind: 'compose', parts: values, label: 'a value from a literal map' };
+        return { kind: 'opaque', inputs: value ? [value] : [] };
+      }
+      case 'boolean_operator':
+        return { kind: 'compose', parts: node.namedChildren.filter((c): c is Node => !!c), label: 'an expression' };
+      case 'comparison_operator':
+      case 'lambda':
+        return { kind: 'opaque', inputs: [] };
+      case 'pair': {
+        const value = node.childForFieldName('value');
         return { kind: 'opaque', inputs: value ? [value] : [] };
       }
       case 'list_comprehension':
       case 'generator_expression':
+      case 'set_comprehension':
+      case 'dictionary_comprehension':
+      case 'for_in_clause':
       case 'dictionary':
       case 'set':
       case 'await':
-        return { kind: 'opaque', inputs: node.namedChildren.filter((c): c is Node => !!c) };
+      case 'keyword_argument':
+      case 'list_splat':
+      case 'dictionary_splat':
+        return { kind: 'opaque', inputs: node.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment') };
       default:
         return { kind: 'opaque', inputs: [] };
     }
@@ -389,12 +478,28 @@ export class PythonFile implements LanguageAdapter {
   sourceAt(node: Node): SourceHit | undefined {
     if (node.type === 'call') {
       const fn = node.childForFieldName('function');
-      const name = fn && this.qualifiedName(fn);
-      const hit = name ? this.sources.calls.find((s) => s.api === name) : undefined;
-      if (hit) return { api: `${hit.api}()`, note: hit.note };
+      if (!fn) return undefined;
+      const name = this.qualifiedName(fn) ?? this.dottedPath(fn);
+      const hit = this.sources.calls.find((s) => matchesName(name, s.api));
+      if (hit) return { api: `${name}()`, note: hit.note };
+      if (fn.type === 'attribute') {
+        const method = fn.childForFieldName('attribute')?.text;
+        const receiver = fn.childForFieldName('object');
+        const m = (this.sources.methods ?? []).find((s) => s.method === method && (!s.receiver || !!receiver && !!receiverPattern(s.receiver)?.test(receiver.text)));
+        if (m && receiver) return { api: `${snippet(receiver.text)}.${method}()`, note: m.note };
+      }
+      const made = this.madeBy(fn);
+      const obj = made && (this.sources.objects ?? []).find((s) => s.use === 'call' && matchesName(made, s.api));
+      if (obj) return { api: `${fn.text}()`, note: `${obj.note} (\`${made}()\`)` };
       return undefined;
     }
     if (node.type === 'attribute' || node.type === 'subscript' || node.type === 'identifier') {
+      if (node.type === 'attribute') {
+        const attr = node.childForFieldName('attribute')?.text;
+        const made = this.madeBy(node.childForFieldName('object'));
+        const obj = made && (this.sources.objects ?? []).find((s) => s.use === `.${attr}` && matchesName(made, s.api));
+        if (obj) return { api: node.text, note: `${obj.note} (\`${made}()\`)` };
+      }
       const dotted = this.dottedPath(node);
       if (!dotted) return undefined;
       const hit = this.sources.attributes.find((s) => dotted === s.api || dotted.startsWith(`${s.api}.`));
@@ -404,4 +509,435 @@ export class PythonFile implements LanguageAdapter {
     }
     return undefined;
   }
+
+  /** The qualified callee that made the object `node` names (`w = ipywidgets.Text()` → `ipywidgets.Text`). */
+  private madeBy(node: Node | null | undefined): string | undefined {
+    if (node?.type !== 'identifier') return undefined;
+    const bindings = this.bindingsOf(node);
+    if (bindings.length !== 1 || bindings[0].kind !== 'assign' || bindings[0].value.type !== 'call') return undefined;
+    const fn = bindings[0].value.childForFieldName('function');
+    return fn ? this.qualifiedName(fn) : undefined;
+  }
+
+  /** The text argument of `string.Template(text)` that `node` is or names. */
+  private templateText(node: Node | null | undefined, depth = 0): Node | undefined {
+    if (!node || depth > 4) return undefined;
+    if (node.type === 'identifier') {
+      const b = this.bindingsOf(node);
+      return b.length === 1 && b[0].kind === 'assign' ? this.templateText(b[0].value, depth + 1) : undefined;
+    }
+    if (node.type !== 'call') return undefined;
+    const fn = node.childForFieldName('function');
+    return fn && this.qualifiedName(fn) === 'string.Template' ? (this.positionalArgs(node)[0] ?? this.keywordArg(node, 'template')) : undefined;
+  }
+
+  /** Whether the file imports `module` or a submodule of it, under any alias. */
+  importsModule(module: string): boolean {
+    for (const q of this.imports.values()) if (q === module || q.startsWith(`${module}.`)) return true;
+    return false;
+  }
+
+  /** The calls that may have made the object `receiver` names: its constructor, or `self`'s base classes. */
+  receiverOrigins(receiver: Node | null | undefined): string[] {
+    if (receiver?.type !== 'identifier') return [];
+    if (receiver.text === 'self' || receiver.text === 'cls') {
+      const cls = this.classAround(receiver);
+      return (cls?.childForFieldName('superclasses')?.namedChildren ?? []).map((b) => (b && this.qualifiedName(b)) ?? '').filter(Boolean);
+    }
+    const made = this.madeBy(receiver);
+    if (made) return [made];
+    // def f(df: pd.DataFrame): the annotation says what the parameter holds.
+    const param = this.bindingsOf(receiver).find((b) => b.kind === 'param');
+    const annotation = param?.node.parent?.childForFieldName('type')?.namedChildren[0] ?? undefined;
+    const q = annotation && (annotation.type === 'identifier' || annotation.type === 'attribute') ? this.qualifiedName(annotation) : undefined;
+    return q ? [q] : [];
+  }
+
+  /** Whether `node` may hold a string (for sinks that also take callables, such as `timeit`). */
+  isStringish(node: Node, depth = 0): boolean {
+    if (depth > 8) return true;
+    switch (node.type) {
+      case 'lambda':
+        return false;
+      case 'identifier': {
+        const bindings = this.bindingsOf(node);
+        if (bindings.some((b) => b.kind === 'def' || b.kind === 'import')) return false;
+        if (bindings.length === 0) return !PYTHON_BUILTINS.has(node.text);
+        return !bindings.every((b) => (b.kind === 'assign' || b.kind === 'augassign') && !this.isStringish(b.value, depth + 1));
+      }
+      case 'attribute': {
+        // `User.name` on a class or a module is a column or a function, not a string.
+        let root: Node | null = node;
+        while (root?.type === 'attribute') root = root.childForFieldName('object');
+        if (root?.type !== 'identifier') return true;
+        return !this.bindingsOf(root).some((b) => b.kind === 'def' || b.kind === 'import') && !(this.bindingsOf(root).length === 0 && this.imports.has(root.text));
+      }
+      case 'call': {
+        if (this.shape(node).kind === 'compose' || this.sourceAt(node)) return true;
+        const fn = this.calleeFunction(node);
+        return !!fn && this.returnsOf(fn).some((r) => this.isStringish(r, depth + 1));
+      }
+      default:
+        return true;
+    }
+  }
+
+  // ---- literal collections -------------------------------------------------------------------------
+
+  /**
+   * The values (or keys) of a literal dict, list, tuple or set that `node` is or names, when every binding of
+   * the name assigns one; undefined otherwise. Lets `OPS[name]` and `name in ALLOWED` be reasoned about.
+   */
+  literalCollection(node: Node | null | undefined, want: 'values' | 'keys', depth = 0): Node[] | undefined {
+    if (!node || depth > 4) return undefined;
+    if (node.type === 'parenthesized_expression') return this.literalCollection(node.namedChildren[0], want, depth + 1);
+    if (COLLECTION_TYPES.has(node.type)) {
+      const items = node.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
+      if (items.some((c) => c.type === 'list_splat' || c.type === 'dictionary_splat')) return undefined;
+      if (node.type !== 'dictionary') return items;
+      return items.map((p) => p.childForFieldName(want === 'keys' ? 'key' : 'value')).filter((c): c is Node => !!c);
+    }
+    if (node.type === 'call') {
+      // frozenset({...}), set([...]), tuple([...]), MAPPING.keys()
+      const fn = node.childForFieldName('function');
+      const q = fn ? this.qualifiedName(fn) : undefined;
+      const first = this.positionalArgs(node)[0];
+      if (q && ['builtins.set', 'builtins.tuple', 'builtins.list', 'frozenset', 'builtins.frozenset'].includes(q) && first) return this.literalCollection(first, want, depth + 1);
+      if (fn?.type === 'attribute' && fn.childForFieldName('attribute')?.text === 'keys' && want === 'keys') return this.literalCollection(fn.childForFieldName('object'), 'keys', depth + 1);
+      return undefined;
+    }
+    if (node.type !== 'identifier') return undefined;
+    const bindings = this.bindingsOf(node);
+    if (bindings.length === 0 || !bindings.every((b) => b.kind === 'assign')) return undefined;
+    const out: Node[] = [];
+    for (const b of bindings) {
+      const items = b.kind === 'assign' ? this.literalCollection(b.value, want, depth + 1) : undefined;
+      if (!items) return undefined;
+      out.push(...items);
+    }
+    return out;
+  }
+
+  // ---- functions, methods and classes in this file --------------------------------------------------
+
+  private innermost(list: Node[], start: number, end: number): Node | undefined {
+    let found: Node | undefined;
+    for (const n of list) {
+      if (n.startIndex > start) break;
+      if (end <= n.endIndex) found = n;
+    }
+    return found;
+  }
+
+  private classAround(node: Node): Node | undefined {
+    return this.innermost(this.classes, node.startIndex, node.endIndex);
+  }
+
+  private classNamed(name: string): Node | undefined {
+    return this.classes.find((c) => c.childForFieldName('name')?.text === name);
+  }
+
+  /** Method `name` of `cls`, or of a base class defined in this file. */
+  private methodOf(cls: Node, name: string, depth = 0): Node | undefined {
+    for (const item of cls.childForFieldName('body')?.namedChildren ?? []) {
+      const def = item?.type === 'decorated_definition' ? item.childForFieldName('definition') : item;
+      if (def?.type === 'function_definition' && def.childForFieldName('name')?.text === name) return def;
+    }
+    if (depth > 4) return undefined;
+    for (const base of cls.childForFieldName('superclasses')?.namedChildren ?? []) {
+      const baseCls = base?.type === 'identifier' ? this.classNamed(base.text) : undefined;
+      const found = baseCls && baseCls.id !== cls.id ? this.methodOf(baseCls, name, depth + 1) : undefined;
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** The local class `node` names, or the class of the object it was made from (`k = K(q)`). */
+  private localClassOf(node: Node | null | undefined, instance: boolean): Node | undefined {
+    if (node?.type !== 'identifier') return undefined;
+    const bindings = this.bindingsOf(node);
+    if (bindings.length !== 1) return undefined;
+    const b = bindings[0];
+    if (!instance && b.kind === 'def' && b.node.parent?.type === 'class_definition') return b.node.parent;
+    if (instance && b.kind === 'assign' && b.value.type === 'call') return this.localClassOf(b.value.childForFieldName('function'), false);
+    return undefined;
+  }
+
+  private decoratorsOf(fn: Node): Node[] {
+    const parent = fn.parent;
+    if (parent?.type !== 'decorated_definition') return [];
+    return parent.namedChildren.filter((c): c is Node => c?.type === 'decorator');
+  }
+
+  private isStaticMethod(fn: Node): boolean {
+    return this.decoratorsOf(fn).some((d) => /^@\s*(staticmethod|classmethod)\b/.test(d.text));
+  }
+
+  /** The class whose body defines `fn` directly, if any. */
+  private classOfMethod(fn: Node): Node | undefined {
+    let p = fn.parent;
+    if (p?.type === 'decorated_definition') p = p.parent;
+    return p?.type === 'block' && p.parent?.type === 'class_definition' ? p.parent : undefined;
+  }
+
+  calleeFunction(call: Node): Node | undefined {
+    if (call.type !== 'call') return undefined;
+    const cached = this.calleeCache.get(call.id);
+    if (cached !== undefined) return cached ?? undefined;
+    let found: Node | undefined;
+    const fn = call.childForFieldName('function');
+    if (fn?.type === 'identifier') {
+      const bindings = this.bindingsOf(fn);
+      if (bindings.length === 1) {
+        const b = bindings[0];
+        if (b.kind === 'def' && b.node.parent?.type === 'function_definition') found = b.node.parent;
+        else if (b.kind === 'assign' && b.value.type === 'lambda') found = b.value;
+      }
+    } else if (fn?.type === 'attribute') {
+      const object = fn.childForFieldName('object');
+      const name = fn.childForFieldName('attribute')?.text ?? '';
+      let cls: Node | undefined;
+      if (object?.type === 'identifier' && (object.text === 'self' || object.text === 'cls')) cls = this.classAround(call);
+      else cls = this.localClassOf(object, false) ?? this.localClassOf(object, true);
+      found = cls ? this.methodOf(cls, name) : undefined;
+    }
+    this.calleeCache.set(call.id, found ?? null);
+    return found;
+  }
+
+  returnsOf(fn: Node): Node[] {
+    const cached = this.returnCache.get(fn.id);
+    if (cached) return cached;
+    let out: Node[] = [];
+    if (fn.type === 'lambda') {
+      const body = fn.childForFieldName('body');
+      out = body ? [body] : [];
+    } else if (fn.type === 'function_definition') {
+      out = fn
+        .descendantsOfType('return_statement')
+        .filter((r): r is Node => !!r && this.scopeAround(r.startIndex, r.endIndex).id === fn.id)
+        .map((r) => r.namedChildren[0])
+        .filter((v): v is Node => !!v);
+    }
+    this.returnCache.set(fn.id, out);
+    return out;
+  }
+
+  functionName(fn: Node): string {
+    if (fn.type === 'lambda') {
+      const parent = fn.parent;
+      return parent?.type === 'assignment' ? (parent.childForFieldName('left')?.text ?? 'lambda') : 'lambda';
+    }
+    const name = fn.childForFieldName('name')?.text ?? 'function';
+    const cls = this.classOfMethod(fn);
+    return cls ? `${cls.childForFieldName('name')?.text ?? 'class'}.${name}` : name;
+  }
+
+  private callIndex(): Map<string, Node[]> {
+    if (this.callsByName) return this.callsByName;
+    const index = new Map<string, Node[]>();
+    for (const call of this.calls) {
+      const fn = call.childForFieldName('function');
+      const key = fn?.type === 'identifier' ? fn.text : fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : undefined;
+      if (!key) continue;
+      const list = index.get(key);
+      if (list) list.push(call);
+      else index.set(key, [call]);
+    }
+    this.callsByName = index;
+    return index;
+  }
+
+  callArguments(fn: Node, param: ParamBinding): { call: Node; arg: Node }[] {
+    const out: { call: Node; arg: Node }[] = [];
+    const cls = fn.type === 'function_definition' ? this.classOfMethod(fn) : undefined;
+    const isMethod = !!cls && !this.isStaticMethod(fn);
+    const index = param.index ?? -1;
+    const fnName = fn.type === 'lambda' ? (fn.parent?.type === 'assignment' ? fn.parent.childForFieldName('left')?.text : undefined) : fn.childForFieldName('name')?.text;
+    if (!fnName) return out;
+    // K(q) calls K.__init__(self, q).
+    const constructor = fnName === '__init__' && cls ? cls.childForFieldName('name')?.text : undefined;
+    const candidates = this.callIndex().get(constructor ?? fnName) ?? [];
+    for (const call of candidates) {
+      const callee = call.childForFieldName('function');
+      let matches: boolean;
+      if (constructor) matches = !!callee && this.localClassOf(callee, false)?.id === cls!.id;
+      else matches = this.calleeFunction(call)?.id === fn.id;
+      if (!matches) continue;
+      const offset = isMethod && (constructor || callee?.type === 'attribute') ? 1 : 0;
+      const arg = this.keywordArg(call, param.name) ?? this.positionalArgs(call)[index - offset];
+      if (arg && index - offset >= 0 && arg.type !== 'list_splat' && arg.type !== 'dictionary_splat') out.push({ call, arg });
+      else if (arg && this.keywordArg(call, param.name)) out.push({ call, arg });
+    }
+    return out;
+  }
+
+  attributeValues(node: Node): { node: Node; value: Node }[] {
+    if (node.type !== 'attribute') return [];
+    const object = node.childForFieldName('object');
+    const attr = node.childForFieldName('attribute')?.text;
+    if (object?.type !== 'identifier' || (object.text !== 'self' && object.text !== 'cls') || !attr) return [];
+    const cls = this.classAround(node);
+    if (!cls) return [];
+    const key = `${cls.id}:${attr}`;
+    const cached = this.attributeCache.get(key);
+    if (cached) return cached;
+    const out: { node: Node; value: Node }[] = [];
+    for (const a of this.assignments) {
+      if (a.startIndex < cls.startIndex) continue;
+      if (a.startIndex >= cls.endIndex) break;
+      const left = a.childForFieldName('left');
+      const right = a.childForFieldName('right');
+      if (left?.type === 'attribute' && right && left.childForFieldName('attribute')?.text === attr && ['self', 'cls'].includes(left.childForFieldName('object')?.text ?? '')) out.push({ node: left, value: right });
+    }
+    this.attributeCache.set(key, out);
+    return out;
+  }
+
+  parameterSource(b: ParamBinding): SourceHit | undefined {
+    const fn = b.scope;
+    if (fn?.type !== 'function_definition' || (b.index === 0 && (b.name === 'self' || b.name === 'cls'))) return undefined;
+    for (const d of this.decoratorsOf(fn)) {
+      let expr: Node | null | undefined = d.namedChildren[0];
+      if (expr?.type === 'call') expr = expr.childForFieldName('function');
+      if (!expr) continue;
+      const names = [expr.text, this.qualifiedName(expr)];
+      const hit = (this.sources.parameters ?? []).find((s) => s.decorator && names.some((n) => matchesName(n, s.decorator!)));
+      if (hit) return { api: `@${expr.text} ${this.functionName(fn)}()`, note: hit.note };
+    }
+    return undefined;
+  }
+
+  // ---- sanitizers ----------------------------------------------------------------------------------
+
+  sanitizerAt(node: Node): SanitizerHit | undefined {
+    if (node.type === 'call') {
+      const fn = node.childForFieldName('function');
+      if (fn?.type !== 'identifier' && fn?.type !== 'attribute') return undefined;
+      const q = this.qualifiedName(fn);
+      const cast = q ? this.sources.sanitizers?.casts.find((c) => matchesName(q, c.api)) : undefined;
+      return cast ? { note: cast.note, safe: true } : undefined;
+    }
+    if (node.type !== 'identifier') return undefined;
+    const cached = this.guardCache.get(node.id);
+    if (cached !== undefined) return cached ?? undefined;
+    const found = this.guardAround(node);
+    this.guardCache.set(node.id, found ?? null);
+    return found;
+  }
+
+  /** A guard that must have held for the code at `use` to run: an enclosing `if`, or an earlier `if …: raise`. */
+  private guardAround(use: Node): SanitizerHit | undefined {
+    const name = use.text;
+    let cur: Node = use;
+    for (let p = use.parent; p; cur = p, p = p.parent) {
+      if (p.type === 'function_definition' || p.type === 'lambda' || p.type === 'class_definition') break;
+      if (p.type === 'if_statement' && p.childForFieldName('consequence')?.id === cur.id) {
+        const g = this.guardCondition(p.childForFieldName('condition'), name, true);
+        if (g) return g;
+      }
+      if (p.type === 'block' || p.type === 'module') {
+        for (let sib = cur.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
+          let g: SanitizerHit | undefined;
+          if (sib.type === 'if_statement' && this.terminates(sib.childForFieldName('consequence'))) g = this.guardCondition(sib.childForFieldName('condition'), name, false);
+          else if (sib.type === 'assert_statement') g = this.guardCondition(sib.namedChildren[0], name, true);
+          if (g) return g;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private terminates(block: Node | null): boolean {
+    const last = block?.namedChildren.filter((c) => c?.type !== 'comment').at(-1);
+    if (!last) return false;
+    if (TERMINATORS.has(last.type)) return true;
+    const call = last.type === 'expression_statement' ? last.namedChildren[0] : undefined;
+    const fn = call?.type === 'call' ? call.childForFieldName('function') : undefined;
+    return !!fn && (EXIT_CALLS.has(fn.text) || EXIT_CALLS.has(this.qualifiedName(fn) ?? ''));
+  }
+
+  /** Whether `cond` being `holds` proves that `name` is safe: allowlist membership, a strict pattern, a type test. */
+  private guardCondition(cond: Node | null | undefined, name: string, holds: boolean): SanitizerHit | undefined {
+    if (!cond) return undefined;
+    switch (cond.type) {
+      case 'parenthesized_expression':
+        return this.guardCondition(cond.namedChildren[0], name, holds);
+      case 'not_operator':
+        return this.guardCondition(cond.childForFieldName('argument'), name, !holds);
+      case 'boolean_operator': {
+        const op = cond.childForFieldName('operator')?.text;
+        // Inside `if a and b:` both held; after `if a or b: raise` both failed.
+        if ((op === 'and' && holds) || (op === 'or' && !holds)) {
+          for (const side of [cond.childForFieldName('left'), cond.childForFieldName('right')]) {
+            const g = this.guardCondition(side, name, holds);
+            if (g) return g;
+          }
+        }
+        return undefined;
+      }
+      case 'comparison_operator': {
+        const [left, right] = cond.namedChildren;
+        const op = cond.children.filter((c) => c && !c.isNamed).map((c) => c!.text).join(' ');
+        if (!left || !right) return undefined;
+        if ((op === 'in' && holds) || (op === 'not in' && !holds)) {
+          if (left.type !== 'identifier' || left.text !== name) return undefined;
+          const keys = this.literalCollection(right, 'keys');
+          if (keys && keys.length > 0 && keys.every((k) => this.isLiteral(k))) return { note: `membership in the literal allowlist \`${snippet(right.text)}\``, safe: true };
+          return undefined;
+        }
+        if ((op === 'is not' && holds) || (op === 'is' && !holds) || (op === '!=' && holds) || (op === '==' && !holds)) {
+          if (right.type === 'none') return this.guardCondition(left, name, true);
+        }
+        if (op === '==' && holds && left.type === 'identifier' && left.text === name && this.isLiteral(right)) return { note: `equality with \`${snippet(right.text)}\``, safe: true };
+        return undefined;
+      }
+      case 'call': {
+        if (!holds) return undefined;
+        const fn = cond.childForFieldName('function');
+        const args = this.positionalArgs(cond);
+        if (fn?.type === 'attribute') {
+          const method = fn.childForFieldName('attribute')?.text ?? '';
+          const receiver = fn.childForFieldName('object');
+          if (['isdigit', 'isdecimal', 'isnumeric'].includes(method) && receiver?.type === 'identifier' && receiver.text === name) return { note: `\`.${method}()\``, safe: true };
+        }
+        const q = fn ? (this.qualifiedName(fn) ?? fn.text) : undefined;
+        if (q === 'builtins.isinstance' && args[0]?.type === 'identifier' && args[0].text === name && args[1] && /^\(?\s*(int|float|bool)(\s*,\s*(int|float|bool))*\s*,?\s*\)?$/.test(args[1].text)) {
+          return { note: 'a number type check', safe: true };
+        }
+        for (const g of this.sources.sanitizers?.guards ?? []) {
+          if (!matchesName(q, g.api)) continue;
+          const value = args[g.value ?? 0];
+          if (value?.type !== 'identifier' || value.text !== name) continue;
+          const patternNode = (g.pattern ?? 0) < 0 ? this.compiledPattern(fn?.childForFieldName('object')) : args[g.pattern ?? 0];
+          const pattern = patternNode ? this.ownLiteralText(patternNode) : undefined;
+          if (pattern === undefined) continue;
+          const anchored = /fullmatch$/.test(q ?? '') || isAnchored(pattern) || /\$$/.test(pattern);
+          const strict = anchored && isStrictPattern(pattern.replace(/^\^|\$$|\\Z$/g, ''));
+          return { note: strict ? `${g.note} on a strict pattern` : `${g.note} whose pattern admits names`, safe: strict };
+        }
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private isLiteral(node: Node): boolean {
+    return this.shape(node).kind === 'literal';
+  }
+
+  /** `RX` in `RX.fullmatch(x)` → the pattern string of `RX = re.compile("…")`. */
+  private compiledPattern(node: Node | null | undefined): Node | undefined {
+    if (node?.type !== 'identifier') return undefined;
+    const b = this.bindingsOf(node);
+    if (b.length !== 1 || b[0].kind !== 'assign' || b[0].value.type !== 'call') return undefined;
+    const fn = b[0].value.childForFieldName('function');
+    return fn && this.qualifiedName(fn) === 're.compile' ? this.positionalArgs(b[0].value)[0] : undefined;
+  }
+}
+
+function snippet(text: string): string {
+  const folded = text.replace(/\s+/g, ' ');
+  return folded.length > 50 ? `${folded.slice(0, 49)}…` : folded;
 }

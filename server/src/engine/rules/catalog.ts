@@ -2,7 +2,7 @@
 // and exposes rules by ID. A broken card is a CatalogError naming the file and the field.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
 import { rulesDir } from '../assets';
 import type { LanguageId, RuleSummary, Severity } from '../finding';
@@ -47,21 +47,87 @@ export interface RuleCard {
 }
 
 export interface SourceSpec {
+  /** Qualified name after import resolution; `*` matches any run of characters (`*.chat.completions.create`). */
   api: string;
   note: string;
+}
+
+/** A method on any receiver whose text matches `receiver` (a case-insensitive regular expression), when given. */
+export interface MethodSourceSpec {
+  method: string;
+  receiver?: string;
+  note: string;
+}
+
+/** Objects made by `api` whose use is a source: calling them (`use: call`) or reading an attribute (`use: .value`). */
+export interface ObjectSourceSpec {
+  api: string;
+  use: string;
+  note: string;
+}
+
+/**
+ * Parameters that hold external data: of functions decorated by `decorator` (`*.route`, `tool`), or of the
+ * function passed to a call of `callee`, as argument `arg` or as property `property` of an object argument.
+ */
+export interface ParameterSourceSpec {
+  decorator?: string;
+  callee?: string;
+  arg?: number;
+  property?: string;
+  /** Only when the call's first argument is this string literal (`addEventListener('message', …)`). */
+  firstArg?: string;
+  note: string;
+}
+
+/** A call whose result cannot carry code (a number cast), or a guard call that proves a value's shape. */
+export interface SanitizerSpec {
+  api: string;
+  note: string;
+  /** Guards only: the argument holding the pattern and the one holding the checked value. */
+  pattern?: number;
+  value?: number;
+}
+
+export interface SanitizerModel {
+  casts: SanitizerSpec[];
+  guards: SanitizerSpec[];
 }
 
 export interface SourceModel {
   calls: SourceSpec[];
   attributes: SourceSpec[];
+  methods?: MethodSourceSpec[];
+  objects?: ObjectSourceSpec[];
+  parameters?: ParameterSourceSpec[];
+  sanitizers?: SanitizerModel;
+}
+
+/**
+ * When a sink counts, beyond its name (rules/sink-context.yml): the file imports one of `requiresImport`, the
+ * receiver's text does not match `receiverExclude`, the receiver was made by one of `receiverFrom`, or the
+ * code argument is derived from a call of one of `codeFrom` (or from a source).
+ */
+export interface SinkContext {
+  languages: LanguageId[];
+  api?: string;
+  method?: string;
+  requiresImport?: string[];
+  receiverExclude?: string;
+  /** The receiver's text matches (case-insensitive), or it was made by one of `receiverFrom`. */
+  receiverInclude?: string;
+  receiverFrom?: string[];
+  codeFrom?: string[];
 }
 
 export interface Catalog {
   dir: string;
   rules: RuleCard[];
   byId: Map<string, RuleCard>;
-  /** Source models by language family (`python`, `javascript`, `cuda`). */
+  /** Source models by language family (`python`, `javascript`, `cuda`), sanitizers included. */
   sources: Record<string, SourceModel>;
+  /** Conditions some sinks need before they count (rules/sink-context.yml). */
+  sinkContexts?: SinkContext[];
 }
 
 export class CatalogError extends Error {
@@ -152,23 +218,55 @@ export function loadCatalog(dir: string = rulesDir()): Catalog {
       if (!byId.has(rel)) throw new CatalogError(path.join(dir, `${card.id}.yml`), 'related', `names unknown rule '${rel}'`);
     }
   }
-  const sourcesFile = path.join(dir, 'sources.yml');
-  const sources = fs.existsSync(sourcesFile) ? (readYaml(sourcesFile) as Record<string, SourceModel>) : {};
-  for (const [lang, model] of Object.entries(sources ?? {})) {
-    for (const key of ['calls', 'attributes'] as const) {
-      const list = model?.[key] ?? [];
-      if (!Array.isArray(list)) throw new CatalogError(sourcesFile, `${lang}.${key}`, 'must be a list');
-      list.forEach((s, i) => {
-        if (typeof s?.api !== 'string' || typeof s?.note !== 'string') {
-          throw new CatalogError(sourcesFile, `${lang}.${key}.${i}`, 'needs `api` and `note` strings');
-        }
-      });
-      model[key] = list;
-    }
-  }
-  const catalog: Catalog = { dir, rules, byId, sources: sources ?? {} };
+  const sources = loadModelFile<Record<string, SourceModel>>(dir, 'sources.yml', 'sources.schema.json', {});
+  for (const model of Object.values(sources)) normaliseSourceModel(model);
+  const contexts = loadModelFile<{ sinks?: SinkContext[] }>(dir, 'sink-context.yml', 'sink-context.schema.json', {});
+  const catalog: Catalog = { dir, rules, byId, sources, sinkContexts: contexts.sinks ?? [] };
   cache.set(dir, catalog);
   return catalog;
+}
+
+/** Fills the optional lists of a source model, so checks never test for them. */
+function normaliseSourceModel(model: SourceModel): SourceModel {
+  model.calls ??= [];
+  model.attributes ??= [];
+  model.methods ??= [];
+  model.objects ??= [];
+  model.parameters ??= [];
+  model.sanitizers ??= { casts: [], guards: [] };
+  model.sanitizers.casts ??= [];
+  model.sanitizers.guards ??= [];
+  return model;
+}
+
+/** A model file of `dir` validated against its schema; `fallback` when the file does not exist. */
+function loadModelFile<T>(dir: string, name: string, schemaName: string, fallback: T): T {
+  const file = path.join(dir, name);
+  if (!fs.existsSync(file)) return fallback;
+  const data = readYaml(file) ?? fallback;
+  const validate = modelValidator(dir, schemaName);
+  if (validate && !validate(data)) {
+    const first = describeAjvError(validate.errors![0]);
+    throw new CatalogError(file, first.field, first.reason);
+  }
+  return data as T;
+}
+
+const validators = new Map<string, ValidateFunction | undefined>();
+
+function modelValidator(dir: string, schemaName: string): ValidateFunction | undefined {
+  const schemaFile = path.join(dir, schemaName);
+  if (validators.has(schemaFile)) return validators.get(schemaFile);
+  let validate: ValidateFunction | undefined;
+  if (fs.existsSync(schemaFile)) {
+    try {
+      validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(schemaFile, 'utf8')) as object);
+    } catch (err) {
+      throw new CatalogError(schemaFile, '', `cannot be loaded: ${(err as Error).message}`);
+    }
+  }
+  validators.set(schemaFile, validate);
+  return validate;
 }
 
 export function ruleSummary(card: RuleCard): RuleSummary {
@@ -207,13 +305,15 @@ export function selectRules(catalog: Catalog, selectors: string[]): { rules: Rul
 export interface CatalogExtension {
   /** Extra sinks, each naming the rule it belongs to (`{ rule: 'JIT-EVAL-COMPILE', languages: [python], api: 'mylib.run', args: [0] }`). */
   sinks?: (SinkSpec & { rule: string })[];
-  /** Extra sources by language family (`python`, `javascript`, `cuda`). */
+  /** Extra sources (and `sanitizers`) by language family (`python`, `javascript`, `cuda`), in the shape of rules/sources.yml. */
   sources?: Record<string, Partial<SourceModel>>;
 }
 
+const SOURCE_LISTS = ['calls', 'attributes', 'methods', 'objects', 'parameters'] as const;
+
 /**
- * A copy of `base` with in-house sinks and sources added (an LLM client or request wrapper the catalog does
- * not know). Entries that do not fit the rule schema are returned as errors and left out, never thrown.
+ * A copy of `base` with in-house sinks, sources and sanitizers added (an LLM client or request wrapper the
+ * catalog does not know). Entries that do not fit the schemas are returned as errors and left out, never thrown.
  */
 export function extendCatalog(base: Catalog, extension: CatalogExtension): { catalog: Catalog; errors: string[] } {
   const errors: string[] = [];
@@ -229,15 +329,42 @@ export function extendCatalog(base: Catalog, extension: CatalogExtension): { cat
   });
   const rules = base.rules.map((r) => (extraByRule.has(r.id) ? { ...r, sinks: [...(r.sinks ?? []), ...extraByRule.get(r.id)!] } : r));
   const sources: Record<string, SourceModel> = { ...base.sources };
+  const sourcesSchema = modelSchema(base.dir, 'sources.schema.json');
   for (const [family, model] of Object.entries(extension.sources ?? {})) {
-    const add = (key: 'calls' | 'attributes'): SourceSpec[] =>
-      (Array.isArray(model?.[key]) ? model[key]! : []).filter((s, i) => {
-        const ok = typeof s?.api === 'string' && typeof s?.note === 'string';
-        if (!ok) errors.push(`extra source ${family}.${key}[${i}]: needs \`api\` and \`note\` strings`);
+    const current = normaliseSourceModel({ ...(sources[family] ?? { calls: [], attributes: [] }) });
+    const next: SourceModel = { ...current, sanitizers: { casts: [...current.sanitizers!.casts], guards: [...current.sanitizers!.guards] } };
+    const valid = <T>(key: string, list: unknown, def: string): T[] => {
+      if (list === undefined) return [];
+      if (!Array.isArray(list)) {
+        errors.push(`extra source ${family}.${key}: must be a list`);
+        return [];
+      }
+      const validate = sourcesSchema ? new Ajv({ allErrors: true, strict: false }).compile({ ...(sourcesSchema.definitions[def] as object), definitions: sourcesSchema.definitions }) : undefined;
+      return list.filter((s, i) => {
+        const ok = validate ? validate(s) : typeof (s as SourceSpec)?.note === 'string';
+        if (!ok) {
+          const why = validate?.errors?.[0] ? describeAjvError(validate.errors[0]) : { field: '', reason: 'needs a `note` string' };
+          errors.push(`extra source ${family}.${key}[${i}]: ${why.field ? `${why.field} ` : ''}${why.reason}`);
+        }
         return ok;
-      });
-    const current = sources[family] ?? { calls: [], attributes: [] };
-    sources[family] = { calls: [...current.calls, ...add('calls')], attributes: [...current.attributes, ...add('attributes')] };
+      }) as T[];
+    };
+    for (const key of SOURCE_LISTS) {
+      const def = key === 'calls' || key === 'attributes' ? 'named' : key === 'methods' ? 'method' : key === 'objects' ? 'object' : 'parameter';
+      (next[key] as unknown[]) = [...(current[key] ?? []), ...valid(key, model?.[key], def)];
+    }
+    const san = model?.sanitizers;
+    if (san !== undefined && (typeof san !== 'object' || san === null || Array.isArray(san))) errors.push(`extra source ${family}.sanitizers: must be a mapping with \`casts\` and \`guards\``);
+    else if (san) {
+      next.sanitizers!.casts.push(...valid<SanitizerSpec>('sanitizers.casts', san.casts, 'cast'));
+      next.sanitizers!.guards.push(...valid<SanitizerSpec>('sanitizers.guards', san.guards, 'guard'));
+    }
+    sources[family] = next;
   }
-  return { catalog: { dir: base.dir, rules, byId: new Map(rules.map((r) => [r.id, r])), sources }, errors };
+  return { catalog: { ...base, rules, byId: new Map(rules.map((r) => [r.id, r])), sources }, errors };
+}
+
+function modelSchema(dir: string, name: string): { definitions: Record<string, unknown> } | undefined {
+  const file = path.join(dir, name);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { definitions: Record<string, unknown> }) : undefined;
 }
