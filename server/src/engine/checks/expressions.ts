@@ -68,6 +68,8 @@ export interface TraceHop {
 }
 
 const MAX_DEPTH = 40;
+/** Trace steps one sink's search may take before it gives up (the finding then stays `medium`). */
+const MAX_TRACE_STEPS = 20_000;
 
 /** A call being returned from while tracing: its function's parameters are bound to this call's arguments. */
 interface CallFrame {
@@ -146,12 +148,25 @@ export class ExpressionReasoner {
    * in this file (or of the one call being returned from).
    */
   traceSource(node: Node): TraceHop[] | undefined {
+    this.queryMemo = new Map();
+    this.budget = MAX_TRACE_STEPS;
     return this.trace(node, 0, new Set(), []);
   }
 
   private readonly traceMemo = new Map<number, TraceHop[] | null>();
   /** Bumped whenever a walk is cut short (a cycle or the depth limit), so incomplete misses are not memoised. */
   private cuts = 0;
+  /** Bumped when a walk stops at the depth limit or the step budget: then a miss is not even memoised per query. */
+  private hardCuts = 0;
+  /**
+   * Results within one traceSource query, keyed by node and call frames. A miss cut short by a cycle is kept
+   * here: the node closing the cycle is still being explored further up the path, and any source behind it
+   * is found there, so the query's answer stays the same. Without this, callers-of-callers searches on files
+   * with many mutually calling helpers grow exponentially.
+   */
+  private queryMemo = new Map<string, TraceHop[] | null>();
+  /** Steps left in this query: a pathological file degrades to `medium` (no trace), never to a hang. */
+  private budget = MAX_TRACE_STEPS;
 
   private trace(node: Node, depth: number, onPath: Set<number>, frames: CallFrame[]): TraceHop[] | undefined {
     const memoable = frames.length === 0;
@@ -159,15 +174,26 @@ export class ExpressionReasoner {
       const memo = this.traceMemo.get(node.id);
       if (memo !== undefined) return memo ?? undefined;
     }
-    if (depth > MAX_DEPTH || onPath.has(node.id)) {
+    const key = memoable ? `${node.id}` : `${node.id}|${frames.map((f) => f.call.id).join(',')}`;
+    const seen = this.queryMemo.get(key);
+    if (seen !== undefined) return seen ?? undefined;
+    if (onPath.has(node.id)) {
       this.cuts++;
       return undefined;
     }
+    if (depth > MAX_DEPTH || this.budget <= 0) {
+      this.cuts++;
+      this.hardCuts++;
+      return undefined;
+    }
+    this.budget--;
     onPath.add(node.id);
     const cutsBefore = this.cuts;
+    const hardCutsBefore = this.hardCuts;
     const result = this.traceStep(node, depth, onPath, frames);
     onPath.delete(node.id);
     if (memoable && (result || this.cuts === cutsBefore)) this.traceMemo.set(node.id, result ?? null);
+    if (result || this.hardCuts === hardCutsBefore) this.queryMemo.set(key, result ?? null);
     return result;
   }
 
