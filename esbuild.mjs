@@ -41,6 +41,8 @@ function copyAssets() {
 
 const entryPoints = {
   cli: 'server/src/cli/main.ts',
+  // The analysis worker that cli.js and server.js start beside themselves (engine/pool.ts).
+  worker: 'server/src/engine/worker.ts',
 };
 for (const [name, file] of [['server', 'server/src/lsp/standalone.ts'], ['extension', 'client/src/extension.ts']]) {
   if (fs.existsSync(path.join(root, file))) entryPoints[name] = file;

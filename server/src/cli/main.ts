@@ -12,7 +12,9 @@ import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from '../engine
 import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy';
 import { runLanguageServer } from '../lsp/main';
 import { type Catalog, CatalogError, loadCatalog } from '../engine/rules/catalog';
-import { DEFAULT_MAX_FILE_BYTES, defaultBaseDir, ENGINE_VERSION, scanPaths, UsageError } from '../engine/scanner';
+import { defaultCacheDir, openResultCache, type ResultCache } from '../engine/resultCache';
+import { DEFAULT_MAX_FILE_BYTES, defaultBaseDir, ENGINE_VERSION, engineIdentity, parseShard, scanPaths, UsageError } from '../engine/scanner';
+import { runMerge } from './merge';
 import { SKIPPED_DIRS } from '../engine/walk';
 import { toCodeQualityString } from './reporters/codequality';
 import { toGithub } from './reporters/github';
@@ -32,6 +34,8 @@ const HELP = `Sentinel ${ENGINE_VERSION}: guards AI workloads against dynamic-co
 Usage:
   sentinel sast <paths...> [--rule JIT] [--format FORMAT] [--output FILE] [--policy FILE]
                            [--baseline REPORT | --baseline-ref REF] [--changed-since REF] [--fail-on SEVERITY]
+                           [--jobs N] [--no-cache | --cache-dir DIR] [--shard K/N]
+  sentinel merge <reports...> [--policy FILE] [--format FORMAT] [--output FILE] [--fail-on SEVERITY]
   sentinel rules [--format text|json]
   sentinel lsp --stdio
   sentinel --help | --version
@@ -59,7 +63,16 @@ sast options:
                            become tickets.
       --sarif-omit-absent  Leave fixed (absent) findings out of SARIF results (for GitHub code scanning).
       --max-file-size <n>  Skip files over n bytes with a warning (default ${DEFAULT_MAX_FILE_BYTES}).
+  -j, --jobs <n>           Worker threads that analyse files (default: one per CPU); 1 analyses in-process.
+      --no-cache           Do not read or write the result cache.
+      --cache-dir <dir>    Keep the result cache in this folder (default ${defaultCacheDir().replace(/\\/g, '/')}). A folder
+                           others can write, or owned by someone else, is refused with a warning.
+      --shard <K/N>        Scan only shard K of N: files split by a hash of their path relative to the
+                           working directory, the same on every machine. Join the reports with merge.
       --color / --no-color Force ANSI colour in text output on or off (default: on for a terminal).
+
+merge joins reports (--format json or sarif, for instance one per --shard) and applies the gate once:
+  -p, --policy <file>, -f, --format <fmt>, -o, --output <file>, --report <fmt>=<file> and --fail-on as for sast.
 
 Exit codes:
   0  clean, or findings only at ticket_on or report level
@@ -81,26 +94,26 @@ const defaultIo: CliIo = {
   isTty: !!process.stdout.isTTY,
 };
 
-function usage(io: CliIo, message: string): number {
+export function usage(io: CliIo, message: string): number {
   io.stderr(`sentinel: ${message}\nRun 'sentinel --help' for usage.\n`);
   return EXIT_USAGE;
 }
 
-const FORMATS = ['text', 'json', 'sarif', 'github', 'markdown', 'gitlab', 'codequality', 'junit'] as const;
-type Format = (typeof FORMATS)[number];
+export const FORMATS = ['text', 'json', 'sarif', 'github', 'markdown', 'gitlab', 'codequality', 'junit'] as const;
+export type Format = (typeof FORMATS)[number];
 
-function isFormat(value: string): value is Format {
+export function isFormat(value: string): value is Format {
   return (FORMATS as readonly string[]).includes(value);
 }
 
-interface RenderContext {
+export interface RenderContext {
   catalog: Catalog;
   color: boolean;
   times: { start: Date; end: Date };
   omitAbsent: boolean;
 }
 
-function render(format: Format, report: ScanReport, ctx: RenderContext): string {
+export function render(format: Format, report: ScanReport, ctx: RenderContext): string {
   switch (format) {
     case 'json':
       return toJson(report);
@@ -121,14 +134,14 @@ function render(format: Format, report: ScanReport, ctx: RenderContext): string 
   }
 }
 
-function writeReport(file: string, text: string): void {
+export function writeReport(file: string, text: string): void {
   const out = path.resolve(file);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, text);
 }
 
 /** `--fail-on`: findings at the threshold or above block; ones the policy blocked below it become tickets. */
-function applyFailOn(findings: Finding[], threshold: Severity | 'never'): void {
+export function applyFailOn(findings: Finding[], threshold: Severity | 'never'): void {
   const limit = threshold === 'never' ? -1 : SEVERITIES.indexOf(threshold);
   for (const f of findings) {
     if (f.decision === 'suppressed') continue;
@@ -240,7 +253,7 @@ async function baselineFromRef(
   scope: GitScope,
   ref: string,
   changed: ChangedScope | undefined,
-  scan: { catalog: Catalog; rules: string[]; policyPath?: string; maxFileBytes: number },
+  scan: { catalog: Catalog; rules: string[]; policyPath?: string; maxFileBytes: number; jobs?: number; cache?: ResultCache },
 ): Promise<{ findings: Finding[]; commit: string; renames: Map<string, string> }> {
   const commit = await comparisonCommit(scope.root, await resolveCommit(scope.root, ref));
   const repoRoots = scope.roots.map((r) => toPosix(path.relative(scope.root, r)));
@@ -288,12 +301,21 @@ async function baselineFromRef(
       rules: scan.rules,
       baseDir: mirror,
       maxFileBytes: scan.maxFileBytes,
+      jobs: scan.jobs,
+      cache: scan.cache,
       ...(scan.policyPath ? { policyPath: scan.policyPath } : { policy: defaultPolicy(mirror) }),
     });
     return { findings: report.findings, commit, renames };
   } finally {
     fs.rmSync(mirror, { recursive: true, force: true });
   }
+}
+
+/** The result cache in `dir` (default: the per-user cache folder); a refused folder is a warning and no cache. */
+function openCache(dir: string | undefined, io: CliIo): ResultCache | undefined {
+  const opened = openResultCache(dir ?? defaultCacheDir(), { engine: engineIdentity() });
+  if (opened.warning) io.stderr(`sentinel: warning: ${opened.warning}\n`);
+  return opened.cache;
 }
 
 async function runSast(args: string[], io: CliIo): Promise<number> {
@@ -314,6 +336,10 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
         'fail-on': { type: 'string' },
         'sarif-omit-absent': { type: 'boolean' },
         'max-file-size': { type: 'string' },
+        jobs: { type: 'string', short: 'j' },
+        'no-cache': { type: 'boolean' },
+        'cache-dir': { type: 'string' },
+        shard: { type: 'string' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -348,6 +374,17 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
     maxFileBytes = Number(values['max-file-size']);
     if (!Number.isInteger(maxFileBytes) || maxFileBytes <= 0) return usage(io, `--max-file-size needs a positive whole number of bytes, not '${values['max-file-size']}'`);
   }
+  let jobs: number | undefined;
+  if (values.jobs !== undefined) {
+    jobs = Number(values.jobs);
+    if (!Number.isInteger(jobs) || jobs < 1) return usage(io, `--jobs needs a whole number of workers, 1 or more, not '${values.jobs}'`);
+  }
+  let shard: { index: number; count: number } | undefined;
+  if (values.shard !== undefined) {
+    shard = parseShard(values.shard);
+    if (!shard) return usage(io, `--shard needs K/N with 1 <= K <= N (for instance 2/4), not '${values.shard}'`);
+  }
+  if (values['no-cache'] && values['cache-dir'] !== undefined) return usage(io, '--no-cache and --cache-dir contradict each other; give one');
   if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);
   if (values.baseline !== undefined && baselineRef !== undefined) return usage(io, '--baseline and --baseline-ref are two baselines; give one');
   if (values.baseline !== undefined && !fs.existsSync(values.baseline)) return usage(io, `baseline file '${values.baseline}' does not exist`);
@@ -383,6 +420,7 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   // Git reports real paths; with git in play the scan uses them too, so report paths and git paths agree.
   const scanBaseDir = scope ? scope.baseDir : baseDir;
   const scanRoots = scope ? scope.roots : positionals.map((p) => path.resolve(p));
+  const cache = values['no-cache'] ? undefined : openCache(values['cache-dir'], io);
   const start = new Date();
   const report = await scanPaths(changed ? changed.files : scope ? scope.roots : positionals, {
     catalog,
@@ -390,6 +428,9 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
     policyPath: values.policy,
     maxFileBytes,
     baseDir: scanBaseDir,
+    jobs,
+    cache,
+    shard,
   });
   if (changed) report.changes = changed.changes;
   if (failOn !== undefined) {
@@ -405,7 +446,7 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
       baselineFindings = loadBaselineFile(values.baseline, catalog);
       source = { kind: 'file', source: values.baseline };
     } else if (baselineRef !== undefined && scope) {
-      const fromRef = await baselineFromRef(scope, baselineRef, changed, { catalog, rules, policyPath: values.policy, maxFileBytes });
+      const fromRef = await baselineFromRef(scope, baselineRef, changed, { catalog, rules, policyPath: values.policy, maxFileBytes, jobs, cache });
       baselineFindings = fromRef.findings;
       renames = fromRef.renames;
       source = { kind: 'git', source: baselineRef, commit: fromRef.commit };
@@ -492,6 +533,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return await runSast(rest, io);
       case 'rules':
         return runRules(rest, io);
+      case 'merge':
+        return await runMerge(rest, io);
       case 'lsp':
         if (!rest.some((a) => ['--stdio', '--node-ipc'].includes(a) || a.startsWith('--socket') || a.startsWith('--pipe'))) {
           return usage(io, 'lsp needs a transport: --stdio (or --node-ipc, --socket=N, --pipe=NAME)');
@@ -500,7 +543,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         // The connection owns the process from here; it exits when the client sends `exit`.
         return new Promise<number>(() => undefined);
       default:
-        return usage(io, `unknown command '${command}' (sast, rules, lsp)`);
+        return usage(io, `unknown command '${command}' (sast, merge, rules, lsp)`);
     }
   } catch (err) {
     if (err instanceof PolicyError || err instanceof CatalogError || err instanceof UsageError || err instanceof BaselineError || err instanceof GitError) {

@@ -1,6 +1,7 @@
 // The engine's entry points: analyse one document's text (the language server calls this per keystroke)
 // or scan paths (the CLI and the workspace scan): walk, read safely, parse, run the checks, turn raw
 // findings into full records with positions, fingerprints and inline suppressions, then apply the policy.
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,12 +12,16 @@ import { checkCacheConfig } from './checks/cacheConfig';
 import { checkCacheLoading } from './checks/cacheLoading';
 import type { CheckContext, RawFinding } from './checks/context';
 import { checkDynamicCode } from './checks/dynamicCode';
-import type { CacheTree, Finding, LanguageId, PolicyRootSummary, ScanReport, ScanWarning, Span, TraceStep } from './finding';
+import { grammarPath, GRAMMAR_PACKAGES } from './assets';
+import type { CacheTree, Finding, LanguageId, PolicyRootSummary, ReportSummary, ScanReport, ScanWarning, Span, TraceStep } from './finding';
 import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from './languages';
 import { LineIndex } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
 import { hasGrammar, parseText, type Tree } from './parser';
-import { applyPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from './policy';
+import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from './policy';
+import { defaultJobs, sharedPool } from './pool';
+import { prefilterFor } from './prefilter';
+import type { ResultCache } from './resultCache';
 import { type Catalog, loadCatalog, type RuleCard, ruleSummary, selectRules } from './rules/catalog';
 import { incompleteAllowances, inlineAllowances, inlineSuppressionFor } from './suppressions';
 import { describeErrno, walkRoots } from './walk';
@@ -52,6 +57,14 @@ export interface ScanOptions extends AnalyzeOptions {
   onProgress?: (done: number, total: number, file: string) => void;
   /** Checked between files: a cancelled scan stops early and says so in `cancelled`. */
   isCancelled?: () => boolean;
+  /** Worker threads that analyse files: 1 analyses in-process; default `os.availableParallelism()`. */
+  jobs?: number;
+  /** Per-file results from earlier scans (`openResultCache`); no cache unless given. Policy is applied after it. */
+  cache?: ResultCache;
+  /** `false` parses and checks every file, even one that holds no name any rule needs (default: pre-filtered). */
+  prefilter?: boolean;
+  /** Scan only shard `index` (1-based) of `count`: files split by a hash of their path relative to `baseDir`. */
+  shard?: { index: number; count: number };
 }
 
 export interface DocumentResult {
@@ -214,17 +227,14 @@ export async function analyzeDocument(
 }
 
 function isUtf8Invalid(buf: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(buf);
-    return false;
-  } catch {
-    return true;
-  }
+  return !isUtf8(buf);
 }
 
-/** Reads one file for analysis, or explains in a warning why it cannot be analysed. */
-function readSource(realPath: string, display: string, maxBytes: number): { text?: string; warnings: ScanWarning[] } {
-  const warnings: ScanWarning[] = [];
+/**
+ * Reads one file's bytes for analysis, or explains in a warning why it cannot be analysed. Each file is read
+ * once. A binary file's bytes come back in `head` only, for telling its language.
+ */
+function readBytes(realPath: string, display: string, maxBytes: number): { bytes?: Buffer; head?: Buffer; warnings: ScanWarning[] } {
   let buf: Buffer;
   try {
     const stat = fs.statSync(realPath);
@@ -237,10 +247,16 @@ function readSource(realPath: string, display: string, maxBytes: number): { text
     return { warnings: [{ code: 'unreadable', path: display, message: describeErrno(err) }] };
   }
   if (buf.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
-    return { warnings: [{ code: 'binary', path: display, message: 'holds NUL bytes (a binary file with a source extension); not scanned' }] };
+    return { head: buf.subarray(0, 64 * 1024), warnings: [{ code: 'binary', path: display, message: 'holds NUL bytes (a binary file with a source extension); not scanned' }] };
   }
+  return { bytes: buf, head: buf.subarray(0, 64 * 1024), warnings: [] };
+}
+
+/** The text of a file's bytes (a UTF-8 BOM dropped), with a warning when they are not valid UTF-8. */
+function decodeSource(buf: Buffer, display: string): { text: string; warnings: ScanWarning[] } {
   let body = buf;
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
+  const warnings: ScanWarning[] = [];
   if (isUtf8Invalid(body)) {
     warnings.push({ code: 'not-utf8', path: display, message: 'is not valid UTF-8; scanned with invalid bytes replaced, so columns on affected lines may be off' });
   }
@@ -341,6 +357,111 @@ function policyRootSummaries(groups: PolicyGroup[], baseDir: string): PolicyRoot
     .sort((a, b) => (a.root < b.root ? -1 : a.root > b.root ? 1 : 0));
 }
 
+/** Everything an analysis result depends on besides the file's bytes and language: the catalog's content. */
+const catalogKeys = new WeakMap<Catalog, string>();
+
+/**
+ * A hash of the catalog as the checks see it: the rule cards and source models in memory (with any extension
+ * from settings or policy), and every file in the catalog's folder (cache-kinds.yml is read from there).
+ */
+export function catalogKey(catalog: Catalog): string {
+  let key = catalogKeys.get(catalog);
+  if (key) return key;
+  // Every field but the folder's name and the derived index; Maps and Sets as lists, so new fields count too.
+  const replacer = function (this: unknown, k: string, v: unknown): unknown {
+    if (this === catalog && (k === 'dir' || k === 'byId')) return undefined;
+    return v instanceof Map ? [...v.entries()] : v instanceof Set ? [...v] : v instanceof RegExp ? String(v) : v;
+  };
+  const hash = createHash('sha256').update(JSON.stringify(catalog, replacer));
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(catalog.dir).sort();
+  } catch {
+    // an in-memory catalog: its content above is all there is
+  }
+  for (const name of names) {
+    try {
+      const file = path.join(catalog.dir, name);
+      if (!fs.statSync(file).isFile()) continue;
+      hash.update(`\0${name}\0`).update(fs.readFileSync(file));
+    } catch {
+      hash.update(`\0${name}\0unreadable`);
+    }
+  }
+  key = hash.digest('hex');
+  catalogKeys.set(catalog, key);
+  return key;
+}
+
+let engineId: string | undefined;
+
+/**
+ * What identifies the analysing code for the result cache: the version, a hash of the code itself (the bundle,
+ * or the engine's sources when running from TypeScript), and the grammar files' names and sizes.
+ */
+export function engineIdentity(): string {
+  if (engineId) return engineId;
+  const hash = createHash('sha256').update(ENGINE_VERSION);
+  const code: string[] = [];
+  if (__filename.endsWith('.ts')) {
+    const visit = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) visit(full);
+        else if (e.name.endsWith('.ts')) code.push(full);
+      }
+    };
+    visit(__dirname);
+  } else code.push(__filename);
+  for (const file of code) hash.update(`\0${path.basename(file)}\0`).update(fs.readFileSync(file));
+  for (const grammar of Object.keys(GRAMMAR_PACKAGES).sort()) {
+    try {
+      hash.update(`\0${grammar}:${fs.statSync(grammarPath(grammar)).size}`);
+    } catch {
+      hash.update(`\0${grammar}:missing`);
+    }
+  }
+  engineId = `${ENGINE_VERSION}+${hash.digest('hex').slice(0, 16)}`;
+  return engineId;
+}
+
+/** Which of `count` shards (1-based) a path belongs to: a hash of its path relative to the scan's base folder. */
+export function shardOf(displayPath: string, count: number): number {
+  return (createHash('sha256').update(displayPath).digest().readUInt32BE(0) % count) + 1;
+}
+
+/** Parses `K/N` (1 ≤ K ≤ N). */
+export function parseShard(spec: string): { index: number; count: number } | undefined {
+  const m = /^(\d+)\/(\d+)$/.exec(spec.trim());
+  if (!m) return undefined;
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  return index >= 1 && count >= 1 && index <= count ? { index, count } : undefined;
+}
+
+/** One file's result, kept in its place so that the report's order never depends on worker timing. */
+interface FileSlot {
+  findings: Finding[];
+  warnings: ScanWarning[];
+}
+
+/** A finding or warning list with `path` set on every record that names the file. */
+function withPath(result: { findings: Finding[]; warnings: ScanWarning[] }, from: string, to: string): { findings: Finding[]; warnings: ScanWarning[] } {
+  return {
+    findings: result.findings.map((f) => ({
+      ...f,
+      evidence: { ...f.evidence, path: f.evidence.path === from ? to : f.evidence.path },
+      trace: f.trace.map((t) => (t.path === from ? { ...t, path: to } : t)),
+    })),
+    warnings: result.warnings.map((w) => (w.path === from ? { ...w, path: to } : w)),
+  };
+}
+
+/** Below this many files to analyse a scan stays in-process: starting workers would cost more than it saves. */
+const POOL_THRESHOLD = 3;
+/** From this many files on, the workers are all started as soon as one file needs analysis. */
+const POOL_WARM_FILES = 64;
+
 /** Scans files and folders and returns the full report, policy applied. */
 export async function scanPaths(roots: string[], options: ScanOptions = {}): Promise<ScanReport> {
   const catalog = options.catalog ?? loadCatalog();
@@ -352,6 +473,8 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     const rel = path.relative(baseDir, abs);
     return (rel === '' ? path.basename(abs) : rel).split(path.sep).join('/');
   };
+  const shard = options.shard;
+  const inShard = (shown: string): boolean => !shard || shard.count === 1 || shardOf(shown, shard.count) === shard.index;
   // Files whose language needs their text (C++ that may call NVRTC, extension-less scripts) pass the walk
   // and are decided after reading.
   const excluded = options.exclude?.length ? ignore().add(options.exclude) : undefined;
@@ -360,85 +483,188 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     return !!excluded && !!rel && !rel.startsWith('..') && excluded.ignores(rel);
   };
   const walked = walkRoots(roots, display, (abs) => !isExcluded(abs) && (detectLanguage(abs) !== undefined || needsContentSniff(abs)));
-  const findings: Finding[] = [];
-  const warnings: ScanWarning[] = [...walked.warnings];
-  let filesScanned = 0;
-  /** Analyses one file's text into the scan's findings; one bad file never stops a scan. */
-  const analyzeInto = async (shown: string, text: string, lang: LanguageId): Promise<void> => {
-    try {
-      const result = await analyzeDocument(shown, text, lang, { catalog, enabled });
-      findings.push(...result.findings);
-      warnings.push(...result.warnings);
-      filesScanned++;
-    } catch (err) {
-      warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
+  const files = shard ? walked.files.filter((f) => inShard(display(f.path))) : walked.files;
+
+  const enabledIds = [...enabled.keys()];
+  const cache = options.cache;
+  /**
+   * What a file is analysed with: the catalog plus the `models:` (in-house sources, sinks, sanitizers) of the
+   * policy that governs it, the enabled cards of that catalog, and the key of both for the cache and workers.
+   */
+  interface Variant {
+    catalog: Catalog;
+    enabled: Map<string, RuleCard>;
+    context: string;
+  }
+  const variants = new Map<Catalog, Variant>();
+  const variantOf = (c: Catalog): Variant => {
+    let v = variants.get(c);
+    if (!v) {
+      const cardsOf = new Map(enabledIds.flatMap((id) => (c.byId.has(id) ? [[id, c.byId.get(id)!] as const] : [])));
+      v = { catalog: c, enabled: c === catalog ? enabled : cardsOf, context: `${catalogKey(c)}\0${[...enabledIds].sort().join(',')}` };
+      variants.set(c, v);
     }
+    return v;
   };
+  const explicitPolicy = !!options.policy || !!options.policyPath;
+  const nearestByDir = new Map<string, Policy | undefined>();
+  const loadedPolicies = new Map<string, Policy>();
+  const variantFor = (absFile: string): Variant => {
+    if (explicitPolicy) return variantOf(catalogForPolicy(catalog, policy));
+    const dir = path.dirname(absFile);
+    if (!nearestByDir.has(dir)) {
+      const found = findPolicy(dir);
+      let governing: Policy | undefined;
+      if (found) {
+        governing = loadedPolicies.get(found) ?? loadPolicy(found, catalog);
+        loadedPolicies.set(found, governing);
+      }
+      nearestByDir.set(dir, governing);
+    }
+    const governing = nearestByDir.get(dir);
+    return variantOf(governing ? catalogForPolicy(catalog, governing) : catalog);
+  };
+  const noPrefilter = options.prefilter === false;
+  const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
+  const pool = jobs > 1 ? sharedPool(jobs) : undefined;
+  const usePool = !!pool && !pool.unavailable;
+  let filesScanned = 0;
+  const running: Promise<void>[] = [];
+  /** Tasks held back until enough files need analysis to be worth the workers. */
+  const held: (() => Promise<void>)[] = [];
+  let pooling = false;
+
+  const analyse = async (v: Variant, shown: string, text: string, lang: LanguageId): Promise<{ findings: Finding[]; warnings: ScanWarning[] }> => {
+    if (pooling && pool) return pool.analyze({ catalog: v.catalog, catalogKey: v.context, enabled: enabledIds, lang, text, path: shown });
+    return analyzeDocument(shown, text, lang, { catalog: v.catalog, enabled: v.enabled });
+  };
+  /** Reads, looks up, pre-filters and (maybe later, in a worker) analyses one file into its slot. */
+  const processFile = async (slot: FileSlot, absFile: string, shown: string, bytes: Buffer, lang: LanguageId): Promise<void> => {
+    const variant = variantFor(absFile);
+    const key = cache?.key(bytes, lang, variant.context);
+    const hit = key !== undefined ? cache!.get(key) : undefined;
+    if (hit) {
+      const placed = withPath(hit, '', shown);
+      slot.findings.push(...placed.findings);
+      slot.warnings.push(...placed.warnings);
+      filesScanned++;
+      return;
+    }
+    const decoded = decodeSource(bytes, shown);
+    slot.warnings.push(...decoded.warnings);
+    const finish = (result: { findings: Finding[]; warnings: ScanWarning[] }): void => {
+      slot.findings.push(...result.findings);
+      slot.warnings.push(...result.warnings);
+      filesScanned++;
+      if (key !== undefined) cache!.put(key, withPath({ findings: result.findings, warnings: [...decoded.warnings, ...result.warnings] }, shown, ''));
+    };
+    if (!noPrefilter && !prefilterFor(variant.catalog).mayFire(decoded.text, lang)) {
+      // No name any rule needs: nothing to parse. Malformed allow comments are still reported.
+      const warnings: ScanWarning[] = decoded.text.includes('sentinel:')
+        ? incompleteAllowances(decoded.text).map((bad) => ({ code: 'incomplete-allow-comment', path: shown, line: bad.line, message: `allow comment on line ${bad.line} suppresses nothing: ${bad.problem}` }))
+        : [];
+      finish({ findings: [], warnings });
+      return;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        finish(await analyse(variant, shown, decoded.text, lang));
+      } catch (err) {
+        slot.warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
+      }
+    };
+    if (!usePool) {
+      await run();
+      return;
+    }
+    // A large scan starts every worker at its first file to analyse (a scan served from the cache starts none);
+    // a small one holds files back until there are enough to be worth the workers' start-up.
+    if (!pooling && files.length >= POOL_WARM_FILES) {
+      pooling = true;
+      pool!.warm();
+    }
+    if (!pooling) {
+      held.push(run);
+      if (held.length < POOL_THRESHOLD) return;
+      pooling = true;
+      running.push(...held.splice(0).map((r) => r()));
+      return;
+    }
+    running.push(run());
+    // Backpressure: the reading loop waits while the workers have plenty queued.
+    await pool!.drainBelow(jobs * 8);
+  };
+
+  const fileSlots: FileSlot[] = [];
   let cancelled = false;
-  for (const [i, file] of walked.files.entries()) {
+  for (const [i, file] of files.entries()) {
     if (options.isCancelled?.()) {
       cancelled = true;
       break;
     }
+    const slot: FileSlot = { findings: [], warnings: [] };
+    fileSlots.push(slot);
     const shown = display(file.path);
-    options.onProgress?.(i, walked.files.length, shown);
+    options.onProgress?.(i, files.length, shown);
     let lang = detectLanguage(file.path);
+    let read: ReturnType<typeof readBytes> | undefined;
     if (!lang && needsContentSniff(file.path)) {
       if (file.size > maxBytes) continue;
-      let head = '';
-      try {
-        const fd = fs.openSync(file.realPath, 'r');
-        try {
-          const buf = Buffer.alloc(Math.min(file.size, 64 * 1024));
-          fs.readSync(fd, buf, 0, buf.length, 0);
-          head = buf.toString('utf8');
-        } finally {
-          fs.closeSync(fd);
-        }
-      } catch {
-        continue;
-      }
-      lang = detectLanguage(file.path, head);
-      if (!lang) {
-        if (file.explicit && !mayBeCacheArtifact(file.path)) warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
-        continue;
-      }
+      read = readBytes(file.realPath, shown, maxBytes);
+      if (!read.head) continue;
+      lang = detectLanguage(file.path, read.head.toString('utf8'));
     }
     if (!lang) {
-      if (file.explicit && !mayBeCacheArtifact(file.path)) warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
+      if (file.explicit && !mayBeCacheArtifact(file.path)) slot.warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
       continue;
     }
-    const read = readSource(file.realPath, shown, maxBytes);
-    warnings.push(...read.warnings);
-    if (read.text !== undefined) await analyzeInto(shown, read.text, lang);
+    read ??= readBytes(file.realPath, shown, maxBytes);
+    slot.warnings.push(...read.warnings);
+    if (read.bytes) await processFile(slot, file.path, shown, read.bytes, lang);
   }
   // Compiled caches (TorchInductor, Triton, Numba, torch_extensions, CuPy, torch archives) under the roots:
   // pickles disassembled, permissions checked, and the generated code they hold given the source rules too.
   let cacheTrees: CacheTree[] = [];
+  const cacheSlot: FileSlot = { findings: [], warnings: [] };
+  const sourceSlots: FileSlot[] = [];
   if (!cancelled) {
     const caches = await scanCacheTrees(roots, { baseDir, display, catalog, enabled, maxEntryBytes: maxBytes, isExcluded, isCancelled: options.isCancelled });
-    findings.push(...caches.findings);
-    warnings.push(...caches.warnings);
-    cacheTrees = caches.trees;
+    cacheSlot.findings.push(...caches.findings.filter((f) => inShard(f.evidence.path)));
+    cacheSlot.warnings.push(...caches.warnings.filter((w) => inShard(w.path)));
+    cacheTrees = caches.trees.filter((t) => inShard(t.path));
     if (caches.cancelled) cancelled = true;
     const walkedPaths = new Set(walked.files.flatMap((f) => [f.path, f.realPath]));
     for (const file of caches.sources) {
       if (walkedPaths.has(file) || options.isCancelled?.()) continue;
       const shown = display(file);
-      const read = readSource(file, shown, maxBytes);
-      warnings.push(...read.warnings);
-      const lang = read.text === undefined ? undefined : detectLanguage(file, read.text.slice(0, 64 * 1024));
-      if (read.text !== undefined && lang) await analyzeInto(shown, read.text, lang);
+      if (!inShard(shown)) continue;
+      const slot: FileSlot = { findings: [], warnings: [] };
+      sourceSlots.push(slot);
+      const read = readBytes(file, shown, maxBytes);
+      slot.warnings.push(...read.warnings);
+      const lang = read.bytes === undefined ? undefined : detectLanguage(file, read.head!.toString('utf8'));
+      if (read.bytes && lang) await processFile(slot, file, shown, read.bytes, lang);
     }
   }
-  const perFile = applyPoliciesPerFile(findings, walked.files.map((f) => f.path), policy, options, catalog, baseDir);
+  // Too few files for the workers: what was held back runs here.
+  for (const run of held.splice(0)) await run();
+  await Promise.all(running);
+  cache?.evict();
+
+  const findings: Finding[] = [];
+  const warnings: ScanWarning[] = walked.warnings.filter((w) => inShard(w.path));
+  for (const slot of [...fileSlots, cacheSlot, ...sourceSlots]) {
+    findings.push(...slot.findings);
+    warnings.push(...slot.warnings);
+  }
+  const perFile = applyPoliciesPerFile(findings, files.map((f) => f.path), policy, options, catalog, baseDir);
   warnings.push(...perFile.warnings);
   const policyRoots = policyRootSummaries(perFile.groups, baseDir);
   return {
     tool: { name: 'sentinel', version: ENGINE_VERSION },
     roots: roots.map((r) => path.resolve(r)),
     baseDir,
-    rulesRun: [...enabled.keys()],
+    rulesRun: enabledIds,
     ...(policy.path ? { policyPath: policy.path } : {}),
     findings,
     warnings,
@@ -448,4 +674,20 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     summary: summarize(findings, policy),
     ...(policyRoots ? { policyRoots } : {}),
   };
+}
+
+/**
+ * Applies the policies to findings gathered elsewhere (`sentinel merge` of shard reports): the given policy to
+ * all, else the nearest sentinel-policy.yml above each finding's file, else the default. One gate, as a scan has.
+ */
+export function gateFindings(
+  findings: Finding[],
+  options: Pick<ScanOptions, 'policy' | 'policyPath' | 'now'> & { baseDir: string; catalog: Catalog },
+): { policy: Policy; warnings: ScanWarning[]; summary: ReportSummary; policyRoots?: PolicyRootSummary[] } {
+  const baseDir = path.resolve(options.baseDir);
+  const policy = resolvePolicy([baseDir], options, options.catalog, baseDir);
+  const files = [...new Set(findings.map((f) => path.resolve(baseDir, f.evidence.path)))];
+  const perFile = applyPoliciesPerFile(findings, files, policy, options, options.catalog, baseDir);
+  const policyRoots = policyRootSummaries(perFile.groups, baseDir);
+  return { policy, warnings: perFile.warnings, summary: summarize(findings, policy), ...(policyRoots ? { policyRoots } : {}) };
 }

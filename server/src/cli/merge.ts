@@ -1,0 +1,184 @@
+// `sentinel merge`: joins the reports of sharded scans (`sast --shard K/N`, one CI job each; --format json or
+// sarif) into one report, and applies the release gate once over all of them, with the exit codes of `sast`.
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadBaselineFile, regate } from '../engine/baseline';
+import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
+import { type Catalog, loadCatalog, ruleSummary } from '../engine/rules/catalog';
+import { ENGINE_VERSION, gateFindings } from '../engine/scanner';
+import { applyFailOn, type CliIo, EXIT_BLOCKED, EXIT_CLEAN, type Format, FORMATS, isFormat, render, usage, writeReport } from './main';
+
+/** What a report adds besides its findings (read from the JSON report itself, or from a SARIF run's properties). */
+interface ReportExtras {
+  roots: string[];
+  rulesRun: string[];
+  warnings: ScanWarning[];
+  filesScanned: number;
+  cacheTrees: CacheTree[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The non-finding parts of a saved report; anything missing or malformed counts as empty (the findings were validated). */
+function extrasOf(file: string): ReportExtras {
+  const extras: ReportExtras = { roots: [], rulesRun: [], warnings: [], filesScanned: 0, cacheTrees: [] };
+  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (!isRecord(data)) return extras;
+  if (Array.isArray(data.runs)) {
+    for (const run of data.runs) {
+      if (!isRecord(run)) continue;
+      const props = isRecord(run.properties) ? run.properties : {};
+      if (typeof props.filesScanned === 'number') extras.filesScanned += props.filesScanned;
+      const driver = isRecord(run.tool) && isRecord(run.tool.driver) ? run.tool.driver : {};
+      for (const rule of Array.isArray(driver.rules) ? driver.rules : []) if (isRecord(rule) && typeof rule.id === 'string') extras.rulesRun.push(rule.id);
+      for (const inv of Array.isArray(run.invocations) ? run.invocations : []) {
+        for (const n of isRecord(inv) && Array.isArray(inv.toolExecutionNotifications) ? inv.toolExecutionNotifications : []) {
+          if (!isRecord(n)) continue;
+          const code = isRecord(n.descriptor) && typeof n.descriptor.id === 'string' ? n.descriptor.id : 'internal-error';
+          const text = isRecord(n.message) && typeof n.message.text === 'string' ? n.message.text : '';
+          const colon = text.indexOf(': ');
+          extras.warnings.push({ code: code as WarningCode, path: colon > 0 ? text.slice(0, colon) : '', message: colon > 0 ? text.slice(colon + 2) : text });
+        }
+      }
+    }
+    return extras;
+  }
+  if (Array.isArray(data.roots)) extras.roots = data.roots.filter((r): r is string => typeof r === 'string');
+  if (Array.isArray(data.rulesRun)) extras.rulesRun = data.rulesRun.filter((r): r is string => typeof r === 'string');
+  if (Array.isArray(data.warnings)) extras.warnings = data.warnings.filter((w): w is ScanWarning => isRecord(w) && typeof w.code === 'string' && typeof w.path === 'string');
+  if (typeof data.filesScanned === 'number') extras.filesScanned = data.filesScanned;
+  if (Array.isArray(data.cacheTrees)) extras.cacheTrees = data.cacheTrees as CacheTree[];
+  return extras;
+}
+
+function byPlace(a: Finding, b: Finding): number {
+  const ka = [a.evidence.path, a.evidence.startOffset, a.ruleId, a.fingerprint] as const;
+  const kb = [b.evidence.path, b.evidence.startOffset, b.ruleId, b.fingerprint] as const;
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+  return 0;
+}
+
+/** Joins the reports' findings (one copy of a finding two reports share) and warnings, in a stable order. */
+export function mergeReports(files: string[], catalog: Catalog): { findings: Finding[]; extras: ReportExtras } {
+  const seen = new Set<string>();
+  const findings: Finding[] = [];
+  const extras: ReportExtras = { roots: [], rulesRun: [], warnings: [], filesScanned: 0, cacheTrees: [] };
+  const warningKeys = new Set<string>();
+  for (const file of files) {
+    for (const f of loadBaselineFile(file, catalog)) {
+      const key = `${f.evidence.path}\0${f.ruleId}\0${f.fingerprint}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      // The gate is decided again here: what an earlier policy decided or overrode is reset to the rule's own.
+      const card = catalog.byId.get(f.ruleId);
+      if (card) f.owner = ruleSummary(card).owner;
+      if (f.suppression?.kind === 'policy') delete f.suppression;
+      delete f.baselineState;
+      f.decision = f.suppression ? 'suppressed' : 'report';
+      findings.push(f);
+    }
+    const more = extrasOf(file);
+    extras.filesScanned += more.filesScanned;
+    for (const r of more.roots) if (!extras.roots.includes(r)) extras.roots.push(r);
+    for (const r of more.rulesRun) if (!extras.rulesRun.includes(r)) extras.rulesRun.push(r);
+    for (const t of more.cacheTrees) if (!extras.cacheTrees.some((x) => x.path === t.path)) extras.cacheTrees.push(t);
+    for (const w of more.warnings) {
+      // Policy warnings are recomputed by the merged gate.
+      if (w.code === 'policy-expired-allowlist') continue;
+      const key = `${w.code}\0${w.path}\0${w.line ?? ''}\0${w.message}`;
+      if (warningKeys.has(key)) continue;
+      warningKeys.add(key);
+      extras.warnings.push(w);
+    }
+  }
+  findings.sort(byPlace);
+  extras.roots.sort();
+  extras.cacheTrees.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { findings, extras };
+}
+
+export async function runMerge(args: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        format: { type: 'string', short: 'f', default: 'text' },
+        output: { type: 'string', short: 'o' },
+        report: { type: 'string', multiple: true },
+        policy: { type: 'string', short: 'p' },
+        'fail-on': { type: 'string' },
+        color: { type: 'boolean' },
+        'no-color': { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    return usage(io, (err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const format = values.format ?? 'text';
+  if (!isFormat(format)) return usage(io, `unknown format '${format}' (${FORMATS.join(', ')})`);
+  const extra: { format: Format; file: string }[] = [];
+  for (const spec of values.report ?? []) {
+    const eq = spec.indexOf('=');
+    const fmt = eq > 0 ? spec.slice(0, eq) : '';
+    if (!isFormat(fmt) || eq === spec.length - 1) return usage(io, `--report needs FORMAT=FILE with a format of ${FORMATS.join(', ')}, not '${spec}'`);
+    extra.push({ format: fmt, file: spec.slice(eq + 1) });
+  }
+  if (positionals.length === 0) return usage(io, 'merge needs at least one report (--format json or sarif) to join');
+  for (const p of positionals) if (!fs.existsSync(p)) return usage(io, `report '${p}' does not exist`);
+  if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);
+  let failOn: Severity | 'never' | undefined;
+  if (values['fail-on'] !== undefined) {
+    const wanted = values['fail-on'].toUpperCase();
+    if (wanted === 'NEVER') failOn = 'never';
+    else if ((SEVERITIES as readonly string[]).includes(wanted)) failOn = wanted as Severity;
+    else return usage(io, `--fail-on takes ${SEVERITIES.join(', ')} or never, not '${values['fail-on']}'`);
+  }
+
+  const start = new Date();
+  const catalog = loadCatalog();
+  const { findings, extras } = mergeReports(positionals, catalog);
+  // Report paths are relative to the folder each shard scanned from: run merge from that same folder.
+  const baseDir = process.cwd();
+  const gate = gateFindings(findings, { catalog, baseDir, policyPath: values.policy });
+  const report: ScanReport = {
+    tool: { name: 'sentinel', version: ENGINE_VERSION },
+    roots: extras.roots,
+    baseDir,
+    rulesRun: extras.rulesRun,
+    ...(gate.policy.path ? { policyPath: gate.policy.path } : {}),
+    findings,
+    warnings: [...extras.warnings, ...gate.warnings],
+    filesScanned: extras.filesScanned,
+    ...(extras.cacheTrees.length > 0 ? { cacheTrees: extras.cacheTrees } : {}),
+    summary: gate.summary,
+    ...(gate.policyRoots ? { policyRoots: gate.policyRoots } : {}),
+  };
+  if (failOn !== undefined) {
+    applyFailOn(report.findings, failOn);
+    regate(report);
+  }
+  const color = values['no-color'] ? false : values.color ? true : io.isTty && !values.output && !process.env.NO_COLOR;
+  const ctx = { catalog, color, times: { start, end: new Date() }, omitAbsent: false };
+  const rendered = render(format, report, ctx);
+  try {
+    for (const { format: fmt, file } of extra) writeReport(file, render(fmt, report, { ...ctx, color: false }));
+    if (values.output) writeReport(values.output, rendered);
+  } catch (err) {
+    return usage(io, `cannot write the report: ${(err as Error).message}`);
+  }
+  const s = report.summary;
+  if (values.output) {
+    io.stderr(
+      `sentinel: ${report.findings.length} finding(s) from ${positionals.length} report(s), ${report.filesScanned} file(s); gate ${s.decision}` +
+        ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed); report written to ${values.output}\n`,
+    );
+  } else if (rendered !== '') {
+    io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
+  }
+  return s.decision === 'blocked' ? EXIT_BLOCKED : EXIT_CLEAN;
+}
