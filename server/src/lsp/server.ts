@@ -10,7 +10,9 @@ import {
   type InitializeParams,
   type InitializeResult,
   MarkupKind,
+  MessageType,
   PositionEncodingKind,
+  ShowMessageNotification,
   TextDocumentSyncKind,
   type CancellationToken,
   type WorkDoneProgressReporter,
@@ -91,11 +93,27 @@ export function startServer(connection: Connection): void {
     }
   });
 
+  /** Documents over `sentinel.maxFileSize`, told once each: the workspace clears their diagnostics and skips them. */
+  const oversize = new Set<string>();
+  function sayIfTooLarge(uri: string, text: string): void {
+    const limit = ws.settings.maxFileSize;
+    if (text.length <= limit) {
+      oversize.delete(uri);
+      return;
+    }
+    if (oversize.has(uri)) return;
+    oversize.add(uri);
+    const message = `Sentinel does not analyse ${uri}: it is ${text.length} characters, over the sentinel.maxFileSize limit of ${limit}`;
+    connection.console.warn(message);
+    void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message });
+  }
+
   connection.onDidOpenTextDocument(({ textDocument: d }) => {
     const lang = languageOf(d.uri, d.languageId, d.text);
     if (!lang) return;
     ws.documents.get(d.uri)?.dispose();
     ws.documents.set(d.uri, new OpenDocument(d.uri, d.languageId, d.version, lang, d.text));
+    sayIfTooLarge(d.uri, d.text);
     ws.schedule(d.uri);
   });
 
@@ -107,10 +125,14 @@ export function startServer(connection: Connection): void {
       return;
     }
     doc.applyChanges(contentChanges, textDocument.version ?? doc.version + 1, ws.encoding);
+    sayIfTooLarge(textDocument.uri, doc.text);
     ws.schedule(textDocument.uri);
   });
 
-  connection.onDidCloseTextDocument(({ textDocument }) => ws.closed(textDocument.uri));
+  connection.onDidCloseTextDocument(({ textDocument }) => {
+    oversize.delete(textDocument.uri);
+    return ws.closed(textDocument.uri);
+  });
 
   connection.onDidChangeWatchedFiles(async ({ changes }) => {
     if (changes.some((c) => /sentinel-policy\.ya?ml$/.test(c.uri))) ws.reloadPolicies();
