@@ -291,18 +291,15 @@ describe('hostile input', function () {
       }
     });
 
-    it('KNOWN BUG unless fixed: does not follow a file swapped for a symlink out of the root during the scan', async function () {
-      // readSource (scanner.ts) stats and reads by path, following a symlink made after the walk checked it.
+    it('does not follow a file swapped for a symlink out of the root during the scan', async () => {
+      // The scanner opens with O_NOFOLLOW and checks the opened file: the link made after the walk is refused.
       const outsideFile = path.join(tmp, 'outside-target.py');
       const report = await scanWhile((f) => {
         fs.rmSync(f);
         fs.symlinkSync(outsideFile, f);
       });
-      if (report.findings.some((x) => x.evidence.path === 'b_vanishes.py') && !process.env.HOSTILE_KNOWN_BUGS) {
-        this.test!.title += ' — STILL OPEN: scanner.ts readSource followed the swapped symlink (set HOSTILE_KNOWN_BUGS=1 to fail on it)';
-        this.skip();
-      }
       assert.deepEqual(findingsOf(report), [EVAL('a_first.py', 2), EVAL('c_last.py', 2)]);
+      assert.equal(messageFor(report, 'b_vanishes.py'), 'became a symbolic link during the scan; not followed (ELOOP)');
     });
   });
 

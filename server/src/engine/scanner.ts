@@ -226,6 +226,9 @@ export async function analyzeDocument(
   return { findings, warnings };
 }
 
+/** Read-only, never through a final symlink, never blocking on a FIFO. */
+const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
 function isUtf8Invalid(buf: Buffer): boolean {
   return !isUtf8(buf);
 }
@@ -236,15 +239,26 @@ function isUtf8Invalid(buf: Buffer): boolean {
  */
 function readBytes(realPath: string, display: string, maxBytes: number): { bytes?: Buffer; head?: Buffer; warnings: ScanWarning[] } {
   let buf: Buffer;
+  let fd: number | undefined;
   try {
+    // The walk saw a regular file here; between the walk and this read it may have been swapped for a symlink
+    // (out of the root) or a FIFO. Opening without following a final link and without blocking, then
+    // checking the opened file itself, reads exactly what was checked or nothing.
     const stat = fs.statSync(realPath);
     if (!stat.isFile()) return { warnings: [{ code: 'not-regular-file', path: display, message: 'is not a regular file; not opened' }] };
-    if (stat.size > maxBytes) {
-      return { warnings: [{ code: 'too-large', path: display, message: `is ${stat.size} bytes, over the ${maxBytes}-byte limit (--max-file-size); not scanned` }] };
+    fd = fs.openSync(realPath, READ_FLAGS);
+    const opened = fs.fstatSync(fd);
+    if (!opened.isFile()) return { warnings: [{ code: 'not-regular-file', path: display, message: 'is not a regular file; not opened' }] };
+    if (opened.size > maxBytes) {
+      return { warnings: [{ code: 'too-large', path: display, message: `is ${opened.size} bytes, over the ${maxBytes}-byte limit (--max-file-size); not scanned` }] };
     }
-    buf = fs.readFileSync(realPath);
+    buf = fs.readFileSync(fd);
   } catch (err) {
-    return { warnings: [{ code: 'unreadable', path: display, message: describeErrno(err) }] };
+    const code = (err as NodeJS.ErrnoException).code;
+    const message = code === 'ELOOP' ? 'became a symbolic link during the scan; not followed (ELOOP)' : describeErrno(err);
+    return { warnings: [{ code: 'unreadable', path: display, message }] };
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   if (buf.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
     return { head: buf.subarray(0, 64 * 1024), warnings: [{ code: 'binary', path: display, message: 'holds NUL bytes (a binary file with a source extension); not scanned' }] };

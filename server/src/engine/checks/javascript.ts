@@ -241,7 +241,8 @@ export class JavaScriptFile implements LanguageAdapter {
     while (scope) {
       const found = this.bindingsIn(scope).get(node.text);
       if (found && found.length > 0) return found;
-      if (scope.type === 'program') break;
+      // By id, not by type: a file that does not parse has an ERROR root, not `program`.
+      if (scope.id === this.tree.rootNode.id) break;
       scope = this.enclosingScope(scope);
     }
     return [];
