@@ -253,6 +253,34 @@ describe('language server over stdio', function () {
     await c.waitFor(() => c.notifications.some((n) => n.method === 'window/showMessage' && /unknown rule 'NOPE'/.test(JSON.stringify(n.params))), 'a warning about the bad extra sink');
   });
 
+  it('takes in-house sources and sinks from the policy models, and re-analyses open files when they change', async () => {
+    const c = await start();
+    const uri = uriOf(root, 'src/inhouse.py');
+    const text = 'import acme_llm\nfrom acme import formula\n\nplan = acme_llm.complete("write a formula")\nformula.run(plan)\n';
+    await c.open(uri, 'python', text);
+    await c.diagnosticsFor(uri, (ds) => ds.length === 0, 'quiet before the policy names the in-house sink');
+    const policy = path.join(root, 'sentinel-policy.yml');
+    fs.writeFileSync(
+      policy,
+      [
+        'category: JIT',
+        'models:',
+        '  sources:',
+        '    python:',
+        '      calls:',
+        '        - { api: acme_llm.complete, note: "LLM output (in-house client)" }',
+        '  sinks:',
+        '    - { rule: JIT-EVAL-COMPILE, languages: [python], api: acme.formula.run, args: [0] }',
+        '',
+      ].join('\n'),
+    );
+    await c.connection.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(policy).toString(), type: 1 }] });
+    const [d] = await c.diagnosticsFor(uri, (ds) => ds.length === 1, 'the in-house sink from the policy');
+    assert.equal(d.code, 'JIT-EVAL-COMPILE');
+    assert.deepEqual(d.range.start, positionOf(text, 'formula.run('));
+    assert.match(d.relatedInformation![0].message, /^source: LLM output \(in-house client\) read by `acme_llm.complete\(\)`/);
+  });
+
   it('rescans a closed file that changed on disk and clears a deleted one', async () => {
     const c = await start();
     await c.connection.sendRequest('workspace/executeCommand', { command: 'sentinel.scanWorkspace', arguments: [] });

@@ -14,7 +14,7 @@ import {
 import { DEFAULT_SETTINGS, meetsMinimum, type SentinelSettings } from '../../../shared/src/settings';
 import { loadCacheKinds } from '../engine/cacheTrees';
 import type { Finding, ScanReport } from '../engine/finding';
-import { applyPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from '../engine/policy';
+import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from '../engine/policy';
 import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog } from '../engine/rules/catalog';
 import { analyzeDocument, scanPaths } from '../engine/scanner';
 import { type StepLocator, toDiagnostic } from './diagnostics';
@@ -119,6 +119,8 @@ export class Workspace {
       applyPolicy(file.findings, this.policyFor(root).policy, { baseDir: root });
       this.publish(file);
     }
+    // The policy's `models:` may add sources, sinks or sanitizers: open documents are analysed again.
+    for (const uri of this.documents.keys()) this.schedule(uri);
     this.sendPolicyStatus();
   }
 
@@ -185,9 +187,11 @@ export class Workspace {
     const tree = await doc.syntax.syntaxTree();
     // A newer version arrived while parsing: its own analysis is scheduled; do not publish stale results.
     if (this.documents.get(uri) !== doc || doc.version !== version) return;
-    const { findings } = await analyzeDocument(displayPath, text, doc.lang, { catalog: this.catalog, rules: this.settings.rules, tree });
-    if (this.documents.get(uri) !== doc || doc.version !== version) return;
+    // The policy's `models:` (in-house sources, sinks, sanitizers) extend the catalog this file is analysed with.
     const { policy } = this.policyFor(root ?? (fsPath ? path.dirname(fsPath) : process.cwd()));
+    const catalog = catalogForPolicy(this.catalog, policy);
+    const { findings } = await analyzeDocument(displayPath, text, doc.lang, { catalog, rules: this.settings.rules, tree });
+    if (this.documents.get(uri) !== doc || doc.version !== version) return;
     applyPolicy(findings, policy, { baseDir: root ?? process.cwd() });
     const file: KnownFile = { uri, findings, text, converter: doc.converter(this.encoding) };
     this.known.set(uri, file);
@@ -232,9 +236,11 @@ export class Workspace {
     }
     // While the notebook is open its cells speak for it: drop what a scan found in the .ipynb file.
     if (this.known.delete(uri)) void this.connection.sendDiagnostics({ uri, diagnostics: [] });
-    const { findings } = await analyzeDocument(displayPath, program.text, 'python', { catalog: this.catalog, rules: this.settings.rules });
+    const { policy } = this.policyFor(root);
+    const catalog = catalogForPolicy(this.catalog, policy);
+    const { findings } = await analyzeDocument(displayPath, program.text, 'python', { catalog, rules: this.settings.rules });
     if (this.notebooks.get(uri) !== nb || nb.version !== version) return;
-    applyPolicy(findings, this.policyFor(root).policy, { baseDir: root });
+    applyPolicy(findings, policy, { baseDir: root });
     const texts = new Map(cells.map((c) => [c.uri, c.text]));
     for (const [cellUri, list] of findingsByCell(findings, program, cells)) {
       const stepUris = new Map(list.map((x) => [x.finding.fingerprint, x.stepUris]));
