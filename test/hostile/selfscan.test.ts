@@ -24,8 +24,8 @@ describe('self-scan', function () {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(report.summary.decision, 'clean');
     // Our own files must all be read and parsed: a warning here means the engine misreads TypeScript we write.
-    const unread = report.warnings.filter((w) => ['parse-error', 'internal-error', 'unreadable', 'not-utf8', 'binary', 'too-large'].includes(w.code));
-    assert.deepEqual(unread, []);
+    // (This includes allow comments: the code-action rewrites build them in template strings, which are not comments.)
+    assert.deepEqual(report.warnings, []);
     assert.ok(report.filesScanned > 50, `only ${report.filesScanned} files scanned`);
   });
 });

@@ -1,6 +1,7 @@
 // Tests for inline allow comments: every comment syntax, rule lists, the required reason, the
 // string-literal heuristic, and which finding lines a comment covers.
 import { strict as assert } from 'node:assert';
+import { analyzeDocument } from '../../server/src/engine/scanner';
 import {
   incompleteAllowances,
   inlineAllowances,
@@ -183,5 +184,18 @@ describe('inlineSuppressionFor', () => {
   it('prefers the finding’s own line when both lines name the rule', () => {
     const both = inlineAllowances('# sentinel: allow JIT -- above\neval(x)  # sentinel: allow JIT-EVAL-COMPILE -- same line\n');
     assert.deepEqual(inlineSuppressionFor(both, 'JIT-EVAL-COMPILE', 'JIT', 2), { kind: 'inline', reason: 'same line' });
+  });
+});
+
+describe('allow comments are comments', () => {
+  it('ignores an allow marker inside a string or template when the parser says it is not a comment', async () => {
+    const ts = 'const rule = "X";\nexport const text = `/* sentinel: allow ${rule} -- why */ `;\n// sentinel: allow JIT-EVAL-COMPILE\neval(code);\n';
+    const tsResult = await analyzeDocument('a.ts', ts, 'typescript');
+    assert.deepEqual(tsResult.warnings.map((w) => [w.code, w.line]), [['incomplete-allow-comment', 3]]);
+    const py = 'x = "# sentinel: allow NOT A RULE"\n# sentinel: allow JIT-EVAL-COMPILE -- parsed by our grammar first\neval(y)\n';
+    const pyResult = await analyzeDocument('b.py', py, 'python');
+    assert.deepEqual(pyResult.warnings, []);
+    assert.equal(pyResult.findings.length, 1);
+    assert.equal(pyResult.findings[0].suppression?.reason, 'parsed by our grammar first');
   });
 });

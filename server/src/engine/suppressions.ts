@@ -39,7 +39,14 @@ interface ParsedAllowComment {
   commentOnly: boolean;
 }
 
-function parseAllowComments(text: string): ParsedAllowComment[] {
+/**
+ * The 1-based lines that hold comments, when the caller parsed the file: then a marker that is not inside a
+ * comment (a template string that builds an allow comment, a docstring quoting one) is not an allow comment.
+ * Without a tree (Dockerfiles, .env files) the comment tokens alone decide.
+ */
+export type CommentLines = Set<number> | undefined;
+
+function parseAllowComments(text: string, commentLines?: CommentLines): ParsedAllowComment[] {
   const parsed: ParsedAllowComment[] = [];
   // Nearly every scanned file has no allow comment; skip the per-line work for those.
   if (!text.includes('sentinel:')) return parsed;
@@ -48,6 +55,7 @@ function parseAllowComments(text: string): ParsedAllowComment[] {
     const lineText = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
     const match = ALLOW_COMMENT.exec(lineText);
     if (!match) return;
+    if (commentLines && !commentLines.has(i + 1)) return;
     const closer = blockCommentEnd(match[1]);
     const closeAt = closer === undefined ? -1 : match[2].indexOf(closer);
     const rest = closeAt === -1 ? match[2] : match[2].slice(0, closeAt);
@@ -69,9 +77,9 @@ function parseAllowComments(text: string): ParsedAllowComment[] {
 }
 
 /** Complete allow comments (at least one rule and a reason), keyed by their 1-based line. */
-export function inlineAllowances(text: string): Map<number, InlineAllowance> {
+export function inlineAllowances(text: string, commentLines?: CommentLines): Map<number, InlineAllowance> {
   const allowances = new Map<number, InlineAllowance>();
-  for (const c of parseAllowComments(text)) {
+  for (const c of parseAllowComments(text, commentLines)) {
     if (c.rules.length === 0 || c.badTokens.length > 0 || c.reason === '') continue;
     allowances.set(c.line, { rules: c.rules, reason: c.reason, line: c.line, commentOnly: c.commentOnly });
   }
@@ -79,9 +87,9 @@ export function inlineAllowances(text: string): Map<number, InlineAllowance> {
 }
 
 /** Allow comments that suppress nothing because they lack a reason or a valid rule list. */
-export function incompleteAllowances(text: string): IncompleteAllowance[] {
+export function incompleteAllowances(text: string, commentLines?: CommentLines): IncompleteAllowance[] {
   const incomplete: IncompleteAllowance[] = [];
-  for (const c of parseAllowComments(text)) {
+  for (const c of parseAllowComments(text, commentLines)) {
     let problem: string | undefined;
     if (c.badTokens.length > 0) {
       problem = `'${c.badTokens[0]}' is not a rule ID or category; write \`sentinel: allow RULE-ID -- reason\``;
