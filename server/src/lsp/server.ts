@@ -26,7 +26,6 @@ import { languageOf, OpenDocument, uriToPath } from './documents';
 import { NotebookState } from './notebooks';
 import { ruleCardMarkdown } from './hover';
 import { policyLocationFor } from './policyFile';
-import { PositionConverter } from './positions';
 import { type ProgressReporter, Workspace } from './workspace';
 
 const SOURCE_GLOB = '**/*.{py,pyi,ipynb,js,mjs,cjs,jsx,ts,mts,cts,tsx,cu,cuh,cpp,cc,cxx,c,h,hpp,sh,bash,yml,yaml,env}';
@@ -158,7 +157,7 @@ export function startServer(connection: Connection): void {
   connection.onHover(({ textDocument, position }) => {
     const known = ws.findingsFor(textDocument.uri);
     if (!known) return null;
-    const converter = new PositionConverter(known.text, ws.encoding);
+    const converter = known.converter;
     const offset = converter.offsetAt(position);
     const hit = known.findings.find((f) => f.evidence.startOffset <= offset && offset <= f.evidence.endOffset);
     const card = hit && ws.catalog.byId.get(hit.ruleId);
@@ -173,7 +172,7 @@ export function startServer(connection: Connection): void {
     const known = ws.findingsFor(textDocument.uri);
     const doc = ws.documents.get(textDocument.uri);
     if (!known || !doc || known.text !== doc.text) return [];
-    const converter = new PositionConverter(known.text, ws.encoding);
+    const converter = known.converter;
     const fsPath = uriToPath(textDocument.uri);
     const inputs: CodeActionInput[] = [];
     const diagnostics = ws.diagnosticsFor({ uri: textDocument.uri, ...known });

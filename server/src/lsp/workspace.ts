@@ -370,8 +370,10 @@ export class Workspace {
 
   // ---- output ----------------------------------------------------------------------------------------
 
-  findingsFor(uri: string): { findings: Finding[]; text: string } | undefined {
-    return this.known.get(uri);
+  /** A known file's findings, the text they refer to and its line index (shared with the diagnostics). */
+  findingsFor(uri: string): { findings: Finding[]; text: string; converter: PositionConverter } | undefined {
+    const file = this.known.get(uri);
+    return file && { findings: file.findings, text: file.text, converter: this.converterFor(file) };
   }
 
   private visible(f: Finding): boolean {
