@@ -349,6 +349,28 @@ describe('language server over stdio', function () {
     await c.diagnosticsFor(cell(2), (ds) => ds.length === 0, 'finding cleared after the edit');
   });
 
+  it('offers quick fixes inside notebook cells, with edits on the cell', async () => {
+    const c = await start();
+    const nbUri = uriOf(root, 'ops.ipynb');
+    const cell = (n: number) => `vscode-notebook-cell:${path.join(root, 'ops.ipynb')}#cell${n}`;
+    const texts = ['a, b = 2.0, 3.0\nop = input("op: ")', 'result = eval(f"{a} {op} {b}")'];
+    await c.connection.sendNotification('notebookDocument/didOpen', {
+      notebookDocument: { uri: nbUri, notebookType: 'jupyter-notebook', version: 1, cells: texts.map((_, i) => ({ kind: 2, document: cell(i) })) },
+      cellTextDocuments: texts.map((text, i) => ({ uri: cell(i), languageId: 'python', version: 1, text })),
+    });
+    const [d] = await c.diagnosticsFor(cell(1), (ds) => ds.length === 1);
+    const actions = (await c.connection.sendRequest('textDocument/codeAction', { textDocument: { uri: cell(1) }, range: d.range, context: { diagnostics: [d] } })) as {
+      title: string;
+      edit?: { changes?: Record<string, { range: never; newText: string }[]> };
+    }[];
+    const titles = actions.map((a) => a.title);
+    assert.ok(titles.some((t) => t.startsWith('Allow JIT-EVAL-COMPILE with reason')), titles.join('\n'));
+    assert.ok(titles.some((t) => t.startsWith('Add JIT-EVAL-COMPILE to policy allowlist')), titles.join('\n'));
+    const allow = actions.find((a) => a.title.startsWith('Allow JIT-EVAL-COMPILE'))!;
+    assert.deepEqual(Object.keys(allow.edit!.changes!), [cell(1)]);
+    assert.match(applyEdit(texts[1], allow.edit!.changes![cell(1)]), /# sentinel: allow JIT-EVAL-COMPILE -- /);
+  });
+
   /** Applies a WorkspaceEdit's `changes` for `uri` to `text` (edits sorted from the end). */
   function applyEdit(text: string, edits: { range: { start: { line: number; character: number }; end: { line: number; character: number } }; newText: string }[]): string {
     const offset = (p: { line: number; character: number }) => {

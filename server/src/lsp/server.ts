@@ -171,9 +171,14 @@ export function startServer(connection: Connection): void {
   connection.onCodeAction(({ textDocument, range, context }) => {
     const known = ws.findingsFor(textDocument.uri);
     const doc = ws.documents.get(textDocument.uri);
-    if (!known || !doc || known.text !== doc.text) return [];
+    // A notebook cell is not a text document of its own: its text and language come from the notebook, and
+    // policy edits go to the policy above the .ipynb file.
+    const notebook = doc ? undefined : ws.notebookOfCell(textDocument.uri);
+    const cellText = notebook?.cells.find((cell) => cell.uri === textDocument.uri)?.text;
+    const current = doc ? { text: doc.text, lang: doc.lang } : cellText !== undefined ? { text: cellText, lang: 'python' as const } : undefined;
+    if (!known || !current || known.text !== current.text) return [];
     const converter = known.converter;
-    const fsPath = uriToPath(textDocument.uri);
+    const fsPath = uriToPath(notebook ? notebook.uri : textDocument.uri);
     const inputs: CodeActionInput[] = [];
     const diagnostics = ws.diagnosticsFor({ uri: textDocument.uri, ...known });
     for (const diagnostic of diagnostics) {
@@ -185,7 +190,7 @@ export function startServer(connection: Connection): void {
       inputs.push({
         uri: textDocument.uri,
         text: known.text,
-        lang: doc.lang,
+        lang: current.lang,
         finding,
         diagnostic,
         converter,
