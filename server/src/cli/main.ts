@@ -113,6 +113,29 @@ export interface RenderContext {
   omitAbsent: boolean;
 }
 
+/** `--format` and each `--report FORMAT=FILE`, or the usage error (shared by `sast` and `merge`). */
+export function parseOutputs(format: string | undefined, reports: string[] | undefined): { format: Format; extra: { format: Format; file: string }[] } | string {
+  const main = format ?? 'text';
+  if (!isFormat(main)) return `unknown format '${main}' (${FORMATS.join(', ')})`;
+  const extra: { format: Format; file: string }[] = [];
+  for (const spec of reports ?? []) {
+    const eq = spec.indexOf('=');
+    const fmt = eq > 0 ? spec.slice(0, eq) : '';
+    if (!isFormat(fmt) || eq === spec.length - 1) return `--report needs FORMAT=FILE with a format of ${FORMATS.join(', ')}, not '${spec}'`;
+    extra.push({ format: fmt, file: spec.slice(eq + 1) });
+  }
+  return { format: main, extra };
+}
+
+/** `--fail-on SEVERITY|never` (any case), or an Error naming what it takes. */
+export function parseFailOn(value: string | undefined): Severity | 'never' | undefined | Error {
+  if (value === undefined) return undefined;
+  const wanted = value.toUpperCase();
+  if (wanted === 'NEVER') return 'never';
+  if ((SEVERITIES as readonly string[]).includes(wanted)) return wanted as Severity;
+  return new Error(`--fail-on takes ${SEVERITIES.join(', ')} or never, not '${value}'`);
+}
+
 export function render(format: Format, report: ScanReport, ctx: RenderContext): string {
   switch (format) {
     case 'json':
@@ -353,15 +376,9 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
     io.stdout(HELP);
     return EXIT_CLEAN;
   }
-  const format = values.format ?? 'text';
-  if (!isFormat(format)) return usage(io, `unknown format '${format}' (${FORMATS.join(', ')})`);
-  const extra: { format: Format; file: string }[] = [];
-  for (const spec of values.report ?? []) {
-    const eq = spec.indexOf('=');
-    const fmt = eq > 0 ? spec.slice(0, eq) : '';
-    if (!isFormat(fmt) || eq === spec.length - 1) return usage(io, `--report needs FORMAT=FILE with a format of ${FORMATS.join(', ')}, not '${spec}'`);
-    extra.push({ format: fmt, file: spec.slice(eq + 1) });
-  }
+  const outputs = parseOutputs(values.format, values.report);
+  if (typeof outputs === 'string') return usage(io, outputs);
+  const { format, extra } = outputs;
   const changedSince = values['changed-since'];
   const baselineRef = values['baseline-ref'];
   const positionals = parsed.positionals.length === 0 && changedSince !== undefined ? ['.'] : parsed.positionals;
@@ -388,13 +405,8 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);
   if (values.baseline !== undefined && baselineRef !== undefined) return usage(io, '--baseline and --baseline-ref are two baselines; give one');
   if (values.baseline !== undefined && !fs.existsSync(values.baseline)) return usage(io, `baseline file '${values.baseline}' does not exist`);
-  let failOn: Severity | 'never' | undefined;
-  if (values['fail-on'] !== undefined) {
-    const wanted = values['fail-on'].toUpperCase();
-    if (wanted === 'NEVER') failOn = 'never';
-    else if ((SEVERITIES as readonly string[]).includes(wanted)) failOn = wanted as Severity;
-    else return usage(io, `--fail-on takes ${SEVERITIES.join(', ')} or never, not '${values['fail-on']}'`);
-  }
+  const failOn = parseFailOn(values['fail-on']);
+  if (failOn instanceof Error) return usage(io, failOn.message);
 
   const catalog = loadCatalog();
   const rules = values.rule ?? [];

@@ -3,10 +3,10 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadBaselineFile, regate } from '../engine/baseline';
-import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
+import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type WarningCode } from '../engine/finding';
 import { type Catalog, loadCatalog, ruleSummary } from '../engine/rules/catalog';
 import { ENGINE_VERSION, gateFindings } from '../engine/scanner';
-import { applyFailOn, type CliIo, EXIT_BLOCKED, EXIT_CLEAN, type Format, FORMATS, isFormat, render, usage, writeReport } from './main';
+import { applyFailOn, type CliIo, EXIT_BLOCKED, EXIT_CLEAN, parseFailOn, parseOutputs, render, usage, writeReport } from './main';
 
 /** What a report adds besides its findings (read from the JSON report itself, or from a SARIF run's properties). */
 interface ReportExtras {
@@ -119,25 +119,14 @@ export async function runMerge(args: string[], io: CliIo): Promise<number> {
     return usage(io, (err as Error).message);
   }
   const { values, positionals } = parsed;
-  const format = values.format ?? 'text';
-  if (!isFormat(format)) return usage(io, `unknown format '${format}' (${FORMATS.join(', ')})`);
-  const extra: { format: Format; file: string }[] = [];
-  for (const spec of values.report ?? []) {
-    const eq = spec.indexOf('=');
-    const fmt = eq > 0 ? spec.slice(0, eq) : '';
-    if (!isFormat(fmt) || eq === spec.length - 1) return usage(io, `--report needs FORMAT=FILE with a format of ${FORMATS.join(', ')}, not '${spec}'`);
-    extra.push({ format: fmt, file: spec.slice(eq + 1) });
-  }
+  const outputs = parseOutputs(values.format, values.report);
+  if (typeof outputs === 'string') return usage(io, outputs);
+  const { format, extra } = outputs;
   if (positionals.length === 0) return usage(io, 'merge needs at least one report (--format json or sarif) to join');
   for (const p of positionals) if (!fs.existsSync(p)) return usage(io, `report '${p}' does not exist`);
   if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);
-  let failOn: Severity | 'never' | undefined;
-  if (values['fail-on'] !== undefined) {
-    const wanted = values['fail-on'].toUpperCase();
-    if (wanted === 'NEVER') failOn = 'never';
-    else if ((SEVERITIES as readonly string[]).includes(wanted)) failOn = wanted as Severity;
-    else return usage(io, `--fail-on takes ${SEVERITIES.join(', ')} or never, not '${values['fail-on']}'`);
-  }
+  const failOn = parseFailOn(values['fail-on']);
+  if (failOn instanceof Error) return usage(io, failOn.message);
 
   const start = new Date();
   const catalog = loadCatalog();
