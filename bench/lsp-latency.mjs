@@ -14,6 +14,8 @@
 // - time to first diagnostics: from sending didOpen to the publishDiagnostics for version 1;
 // - sequential typing (the issue's number): each edit is sent once the previous one's diagnostics have
 //   arrived; latency = from sending the didChange of version v to the publishDiagnostics for version v;
+//   beside it the server's CPU time per edit (utime + stime from /proc over the whole run), which other
+//   load on a shared machine does not inflate the way it does the latencies;
 // - a stall: no diagnostics for an edit within --stall-ms. The server's CPU use is sampled, the script
 //   stops there (the edits left are counted as not sent) and the server is ended;
 // - with --paced MS also paced typing: one key every MS ms whatever the server does; latency = from an
@@ -338,9 +340,11 @@ async function runScript(name, doc, file, paceMs) {
       return { script: name, intervalMs: paceMs, ...stats(pacedLatencies), answered: pacedLatencies.length, edits: plan.keys.length, ownVersion, lastVersionAnswered: done };
     }
 
-    // Sequential: one edit, its diagnostics, the next edit.
+    // Sequential: one edit, its diagnostics, the next edit. The server's CPU time over the run, divided by
+    // the edits answered, does not depend on what else the machine runs (unlike the latencies).
     const latencies = [];
     let stall;
+    const cpuBefore = cpuSeconds(child.pid);
     for (let i = 0; i < plan.keys.length; i++) {
       const key = plan.keys[i];
       version++;
@@ -378,6 +382,8 @@ async function runScript(name, doc, file, paceMs) {
       break;
     }
     const afterSequential = published[published.length - 1].count;
+    const cpuAfter = cpuSeconds(child.pid);
+    const serverCpuMsPerEdit = cpuBefore !== undefined && cpuAfter !== undefined && latencies.length > 0 ? ((cpuAfter - cpuBefore) * 1000) / latencies.length : null;
 
     const serverPeakRssMiB = peakRssMiB(child.pid);
     return {
@@ -387,7 +393,7 @@ async function runScript(name, doc, file, paceMs) {
       server: `${init?.serverInfo?.name} ${init?.serverInfo?.version}`,
       initializeMs,
       open: { firstDiagnosticsMs: firstAt - openSent, diagnostics: openDiagnostics },
-      sequential: { ...stats(latencies), answered: latencies.length, edits: plan.keys.length, diagnosticsAfter: afterSequential },
+      sequential: { ...stats(latencies), answered: latencies.length, edits: plan.keys.length, diagnosticsAfter: afterSequential, serverCpuMsPerEdit },
       expectedDiagnosticsAfter: stall ? undefined : openDiagnostics + (script.addsSinks ? plan.completeSnippets : 0),
       stall: stall ?? null,
       serverPeakRssMiB,
@@ -432,7 +438,7 @@ const report = [`Sentinel language server: ${result.file.lines}-line Python file
 for (const s of scripts) {
   report.push(
     `  [${s.script}] typing ${JSON.stringify(s.snippet)} at ${s.sites} sites: first diagnostics ${f(s.open.firstDiagnosticsMs)} ms after didOpen (${s.open.diagnostics} diagnostics; initialize ${f(s.initializeMs)} ms after spawn)`,
-    `  [${s.script}] edit → publishDiagnostics for its version: p50 ${f(s.sequential.p50Ms)} ms, p95 ${f(s.sequential.p95Ms)} ms, max ${f(s.sequential.maxMs)} ms over ${s.sequential.answered}/${s.sequential.edits} edits answered`,
+    `  [${s.script}] edit → publishDiagnostics for its version: p50 ${f(s.sequential.p50Ms)} ms, p95 ${f(s.sequential.p95Ms)} ms, max ${f(s.sequential.maxMs)} ms over ${s.sequential.answered}/${s.sequential.edits} edits answered; server CPU ${f(s.sequential.serverCpuMsPerEdit ?? NaN)} ms per edit`,
   );
   if (s.stall) {
     report.push(

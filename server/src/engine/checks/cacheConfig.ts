@@ -338,25 +338,23 @@ function checkPythonCache(ctx: CheckContext, tree: Tree, data: CacheRuleData[], 
   const interesting = new Set([...PY_CACHE_CALLS, ...[...setters.keys()].map(lastOf), ...[...modeCalls.keys()].map(lastOf), ...modeMethods.keys(), ...[...umasks].map(lastOf)]);
   const modeChecks: (() => void)[] = [];
 
-  // Settings first (they name the cache folders), then the mode calls.
-  for (const node of [...file.assignments, ...file.calls]) {
-    if (node.type === 'assignment') {
-      const left = node.childForFieldName('left');
-      const right = node.childForFieldName('right');
-      if (!left || !right) continue;
-      // Cheap text test first: resolving names walks scopes.
-      if (left.type === 'subscript' && left.text.includes('environ') && isEnviron(left.childForFieldName('value'))) {
-        const key = constantKey(left.childForFieldName('subscript'), file);
-        for (const d of data) if (key && d.variables.has(key)) report(d, node, key, right);
-      } else if (left.type === 'attribute' && attributeNames.has(left.childForFieldName('attribute')?.text ?? '')) {
-        const q = file.qualifiedName(left);
-        for (const d of data) if (q && attributes.has(q)) report(d, node, q, right);
-      }
-      continue;
+  // Settings first (they name the cache folders), then the mode calls. The assignments, then the calls
+  // whose callee's last name is one of these (looked up once per file).
+  // The left side's text is in the file's: a file that names neither `environ` nor an attribute has none.
+  const assignments = ['environ', ...attributeNames].some((w) => ctx.text.includes(w)) ? file.assignmentInfos : [];
+  for (const { node, left, right, leftType } of assignments) {
+    if (!left || !right) continue;
+    // Cheap text test first: resolving names walks scopes.
+    if (leftType === 'subscript' && left.text.includes('environ') && isEnviron(left.childForFieldName('value'))) {
+      const key = constantKey(left.childForFieldName('subscript'), file);
+      for (const d of data) if (key && d.variables.has(key)) report(d, node, key, right);
+    } else if (leftType === 'attribute' && attributeNames.has(left.childForFieldName('attribute')?.text ?? '')) {
+      const q = file.qualifiedName(left);
+      for (const d of data) if (q && attributes.has(q)) report(d, node, q, right);
     }
-    const fn = node.childForFieldName('function');
-    const last = fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : fn?.text;
-    if (!fn || !last || !interesting.has(last)) continue;
+  }
+  for (const { call: node, fn, last } of file.callsNamed(interesting)) {
+    if (!fn || !last) continue;
     const api = file.qualifiedName(fn);
     const args = file.positionalArgs(node);
     if (api === 'os.environ.setdefault' || api === 'os.putenv' || api === 'os.environ.__setitem__' || (last === 'setenv' && fn.type === 'attribute')) {
@@ -436,7 +434,7 @@ function checkPythonCache(ctx: CheckContext, tree: Tree, data: CacheRuleData[], 
 }
 
 function checkJavaScriptCache(ctx: CheckContext, tree: Tree, data: CacheRuleData[], emit: Emit): void {
-  const file = new JavaScriptFile(tree, ctx.catalog.sources.javascript ?? { calls: [], attributes: [] });
+  const file = JavaScriptFile.of(tree, ctx.catalog.sources.javascript ?? { calls: [], attributes: [] });
   const at = (n: Node): At => ({ start: n.startIndex, end: n.endIndex, nodeType: n.type, scope: scopeNames(n) });
   const cacheNames = new Set<string>();
   const report = (d: CacheRuleData, node: Node, key: string, value: Node): void => {
@@ -445,7 +443,8 @@ function checkJavaScriptCache(ctx: CheckContext, tree: Tree, data: CacheRuleData
     if (where) emit.setting(d, at(node), key, value.text, where);
   };
   const isProcessEnv = (n: Node | null | undefined): boolean => !!n && file.qualifiedName(n) === 'process.env';
-  for (const node of tree.rootNode.descendantsOfType('assignment_expression')) {
+  // A left side that names `env` is in the file's text: without it, no tree walk.
+  for (const node of ctx.text.includes('env') ? tree.rootNode.descendantsOfType('assignment_expression') : []) {
     const left = node?.childForFieldName('left');
     const right = node?.childForFieldName('right');
     if (!node || !left || !right || !left.text.includes('env') || !isProcessEnv(left.childForFieldName('object'))) continue;
@@ -479,10 +478,8 @@ function checkJavaScriptCache(ctx: CheckContext, tree: Tree, data: CacheRuleData
   const modeCalls = new Map(cfg.modeCalls.map((m) => [m.api, m]));
   const umasks = new Set(cfg.umaskCalls);
   const lastNames = new Set([...modeCalls.keys(), ...umasks].map((q) => q.slice(q.lastIndexOf('.') + 1)));
-  for (const call of tree.rootNode.descendantsOfType('call_expression')) {
-    const fn = call?.childForFieldName('function');
-    const last = fn?.type === 'member_expression' ? fn.childForFieldName('property')?.text : fn?.text;
-    if (!call || !fn || !last || !lastNames.has(last)) continue;
+  for (const { call, callType, fn, last } of file.callsNamed(lastNames)) {
+    if (callType !== 'call_expression' || !fn || !last) continue;
     const api = file.qualifiedName(fn);
     if (!api) continue;
     const args = file.positionalArgs(call);

@@ -225,29 +225,27 @@ function checkPython(ctx: CheckContext, tree: Tree, data: LoadingData, emit: Emi
   ]);
 
   // Cheap tests on the text first: resolving names walks scopes.
-  for (const node of [...file.assignments, ...file.calls]) {
-    if (node.type === 'assignment') {
-      const left = node.childForFieldName('left');
-      const right = node.childForFieldName('right');
-      if (!left || !right) continue;
-      if (left.type === 'subscript' && left.text.includes('environ') && isEnviron(left.childForFieldName('value'))) {
-        const key = constantKey(left.childForFieldName('subscript'));
-        if (key) setting(node, key, right);
-      } else if (left.type === 'attribute' && remoteConfigNames.has(left.childForFieldName('attribute')?.text ?? '')) {
-        const q = file.qualifiedName(left);
-        if (q && data.remoteConfig.has(q) && right.type === 'true') {
-          emit(at(node), {
-            signal: `\`${q} = True\` turns on a remote compiled-code cache: entries are fetched from Redis without authentication and loaded as compiled code, so whoever can write that Redis runs code in this process`,
-            confidence: 'medium',
-            api: q,
-          });
-        }
+  // The assignments, then the calls whose callee's last name is one of these (looked up once per file).
+  // The left side's text is in the file's: a file that names neither `environ` nor an attribute has none.
+  const assignments = ['environ', ...remoteConfigNames.keys()].some((w) => ctx.text.includes(w)) ? file.assignmentInfos : [];
+  for (const { node, left, right, leftType } of assignments) {
+    if (!left || !right) continue;
+    if (leftType === 'subscript' && left.text.includes('environ') && isEnviron(left.childForFieldName('value'))) {
+      const key = constantKey(left.childForFieldName('subscript'));
+      if (key) setting(node, key, right);
+    } else if (leftType === 'attribute' && remoteConfigNames.has(left.childForFieldName('attribute')?.text ?? '')) {
+      const q = file.qualifiedName(left);
+      if (q && data.remoteConfig.has(q) && right.type === 'true') {
+        emit(at(node), {
+          signal: `\`${q} = True\` turns on a remote compiled-code cache: entries are fetched from Redis without authentication and loaded as compiled code, so whoever can write that Redis runs code in this process`,
+          confidence: 'medium',
+          api: q,
+        });
       }
-      continue;
     }
-    const fn = node.childForFieldName('function');
-    const last = fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : fn?.text;
-    if (!fn || !last || !callNames.has(last)) continue;
+  }
+  for (const { call: node, fn, last } of file.callsNamed(callNames)) {
+    if (!fn || !last) continue;
     const api = file.qualifiedName(fn);
     const args = file.positionalArgs(node);
     if (api === 'os.environ.setdefault' || api === 'os.putenv' || api === 'os.environ.__setitem__') {

@@ -106,8 +106,18 @@ export function candidateNames(text: string, sinkKeys: string[]): Set<string> {
   const segments = [...names].map((n) => n.replace(/[$]/g, '\\$&'));
   if (segments.length === 0) return names;
   const alt = segments.join('|');
+  // `NAME = a.b.sink` (not called): the search starts at each `=`, far rarer than the first letter of a name,
+  // and NAME is read backwards from it (a word that starts after any leading digits). Matching from the name
+  // instead backtracked quadratically on long runs of word characters (a 1 MB minified line never finished).
+  for (const m of text.matchAll(new RegExp(`=\\s*(?:[\\w$]+\\s*\\.\\s*)*(?:${alt})\\b(?!\\s*\\()`, 'g'))) {
+    let end = m.index;
+    while (end > 0 && /\s/.test(text[end - 1])) end--;
+    let start = end;
+    while (start > 0 && /[\w$]/.test(text[start - 1])) start--;
+    while (start < end && /[0-9]/.test(text[start])) start++;
+    if (start < end) names.add(text.slice(start, end));
+  }
   const aliasPatterns = [
-    new RegExp(`([A-Za-z_$][\\w$]*)\\s*=\\s*(?:[\\w$]+\\s*\\.\\s*)*(?:${alt})\\b(?!\\s*\\()`, 'g'),
     new RegExp(`\\b(?:${alt})\\s+as\\s+([A-Za-z_$][\\w$]*)`, 'g'),
     new RegExp(`\\b(?:${alt})\\s*:\\s*([A-Za-z_$][\\w$]*)`, 'g'),
   ];
@@ -191,10 +201,13 @@ function findSinkHits(ctx: CheckContext): SinkAnalysis | undefined {
     const file = PythonFile.of(ctx.tree, sources);
     adapter = file;
     reasoner = new ExpressionReasoner(file);
-    views = file.calls.flatMap((call) => {
-      const fn = call?.childForFieldName('function');
-      if (!call || !fn || !mayBeSink(fn, 'attribute', 'attribute')) return [];
-      return [{
+    // The same test as mayBeSink, on the callees the file looked up once: a name or an attribute whose last
+    // name is a candidate, and every other callee.
+    const infos = file.callInfos();
+    const chosen = [...file.callsNamed(candidates, true), ...infos.filter((i) => i.fn && i.fnType !== 'identifier' && i.fnType !== 'attribute')].sort((a, b) => a.ord - b.ord);
+    views = chosen.map(({ call, fn: callee }) => {
+      const fn = callee!;
+      return {
         call,
         api: file.qualifiedName(fn),
         method: fn.type === 'attribute' ? fn.childForFieldName('attribute')?.text : undefined,
@@ -203,16 +216,18 @@ function findSinkHits(ctx: CheckContext): SinkAnalysis | undefined {
         keyword: (name: string) => file.keywordArg(call, name),
         property: () => undefined,
         stringish: (n: Node) => file.isStringish(n),
-      }];
+      };
     });
   } else if (family === 'javascript') {
-    const file = new JavaScriptFile(ctx.tree, sources);
+    const file = JavaScriptFile.of(ctx.tree, sources);
     adapter = file;
     reasoner = new ExpressionReasoner(file);
-    views = root.descendantsOfType(['call_expression', 'new_expression']).flatMap((call) => {
-      const fn = call?.childForFieldName(call.type === 'new_expression' ? 'constructor' : 'function');
-      if (!call || !fn || !mayBeSink(fn, 'member_expression', 'property')) return [];
-      return [{
+    // As for Python: mayBeSink's test on the callees the file looked up once.
+    const infos = file.callInfos();
+    const chosen = [...file.callsNamed(candidates, true), ...infos.filter((i) => i.fn && i.fnType !== 'identifier' && i.fnType !== 'member_expression')].sort((a, b) => a.ord - b.ord);
+    views = chosen.map(({ call, fn: callee }) => {
+      const fn = callee!;
+      return {
         call,
         api: file.qualifiedName(fn),
         method: fn.type === 'member_expression' ? fn.childForFieldName('property')?.text : undefined,
@@ -221,7 +236,7 @@ function findSinkHits(ctx: CheckContext): SinkAnalysis | undefined {
         keyword: () => undefined,
         property: (obj: Node, name: string) => file.propertyOf(obj, name),
         stringish: (n: Node) => file.isStringish(n),
-      }];
+      };
     });
   } else {
     const file = new CudaFile(ctx.tree, sources);
@@ -298,7 +313,7 @@ export function summarizeFunctions(ctx: CheckContext): FunctionSummary[] {
   if (!ctx.tree || !types) return [];
   const analysis = findSinkHits(ctx);
   const sources = ctx.catalog.sources[family] ?? { calls: [], attributes: [] };
-  const adapter: LanguageAdapter = analysis?.adapter ?? (family === 'python' ? PythonFile.of(ctx.tree, sources) : new JavaScriptFile(ctx.tree, sources));
+  const adapter: LanguageAdapter = analysis?.adapter ?? (family === 'python' ? PythonFile.of(ctx.tree, sources) : JavaScriptFile.of(ctx.tree, sources));
   const reasoner = analysis?.reasoner ?? new ExpressionReasoner(adapter);
   const out: FunctionSummary[] = [];
   for (const fn of ctx.tree.rootNode.descendantsOfType(types)) {

@@ -28,9 +28,37 @@ function stringValue(node: Node | null | undefined): string | undefined {
   return node.namedChildren.map((c) => c?.text ?? '').join('');
 }
 
+const files = new WeakMap<Tree, JavaScriptFile>();
+
+/** A call or `new` with its callee looked up once, shared by the checks that filter calls by the callee's last name. */
+export interface JsCallInfo {
+  call: Node;
+  /** `call_expression` or `new_expression`. */
+  callType: string;
+  /** The `function` (or `constructor`) child, if any. */
+  fn: Node | null;
+  fnType: string | undefined;
+  /** `fn`'s last name: the identifier, the property of `a.b`, else `fn`'s text. */
+  last: string | undefined;
+  /** Position in document order. */
+  ord: number;
+}
+
 export class JavaScriptFile implements LanguageAdapter {
   private readonly scopeBindings = new Map<number, Map<string, Binding[]>>();
   private callsByName?: Map<string, Node[]>;
+  private callInfoList?: JsCallInfo[];
+  private callsByLast?: Map<string, JsCallInfo[]>;
+
+  /** One analysis per tree, shared by the checks that run on it. */
+  static of(tree: Tree, sources: SourceModel): JavaScriptFile {
+    let file = files.get(tree);
+    if (!file || file.sources !== sources) {
+      file = new JavaScriptFile(tree, sources);
+      files.set(tree, file);
+    }
+    return file;
+  }
   private readonly calleeCache = new Map<number, Node | null>();
   private readonly returnCache = new Map<number, Node[]>();
   private readonly attributeCache = new Map<string, { node: Node; value: Node }[]>();
@@ -42,6 +70,7 @@ export class JavaScriptFile implements LanguageAdapter {
   ) {}
 
   private scopeList?: Node[];
+  private scopeEnds?: number[];
   private scopeParents?: Int32Array;
 
   /**
@@ -52,10 +81,12 @@ export class JavaScriptFile implements LanguageAdapter {
     if (!this.scopeList) {
       const types = [...SCOPE_TYPES].filter((t) => t !== 'program');
       this.scopeList = this.tree.rootNode.descendantsOfType(types).filter((n): n is Node => !!n);
+      const ends = this.scopeList.map((s) => s.endIndex);
+      this.scopeEnds = ends;
       const parents = new Int32Array(this.scopeList.length);
       const stack: number[] = [];
       this.scopeList.forEach((s, i) => {
-        while (stack.length > 0 && this.scopeList![stack[stack.length - 1]].endIndex <= s.startIndex) stack.pop();
+        while (stack.length > 0 && ends[stack[stack.length - 1]] <= s.startIndex) stack.pop();
         parents[i] = stack.length > 0 ? stack[stack.length - 1] : -1;
         stack.push(i);
       });
@@ -69,9 +100,10 @@ export class JavaScriptFile implements LanguageAdapter {
       if (scopes[mid].startIndex <= node.startIndex) lo = mid + 1;
       else hi = mid;
     }
+    const end = node.endIndex;
     for (let i = lo - 1; i >= 0; i = this.scopeParents![i]) {
       const s = scopes[i];
-      if (s.id !== node.id && s.startIndex <= node.startIndex && node.endIndex <= s.endIndex) return s;
+      if (s.id !== node.id && s.startIndex <= node.startIndex && end <= this.scopeEnds![i]) return s;
     }
     return this.tree.rootNode;
   }
@@ -535,13 +567,49 @@ export class JavaScriptFile implements LanguageAdapter {
 
   // ---- functions, methods and classes in this file --------------------------------------------------
 
+  /** Every call and `new` with its callee, in document order; each callee is looked up once per file. */
+  callInfos(): JsCallInfo[] {
+    if (this.callInfoList) return this.callInfoList;
+    const infos: JsCallInfo[] = [];
+    const byLast = new Map<string, JsCallInfo[]>();
+    for (const call of this.tree.rootNode.descendantsOfType(['call_expression', 'new_expression'])) {
+      if (!call) continue;
+      const callType = call.type;
+      const fn = call.childForFieldName(callType === 'new_expression' ? 'constructor' : 'function');
+      const fnType = fn?.type;
+      const last = fnType === 'identifier' ? fn!.text : fnType === 'member_expression' ? fn!.childForFieldName('property')?.text : fn?.text;
+      const info: JsCallInfo = { call, callType, fn, fnType, last, ord: infos.length };
+      infos.push(info);
+      if (last === undefined) continue;
+      const list = byLast.get(last);
+      if (list) list.push(info);
+      else byLast.set(last, [info]);
+    }
+    this.callInfoList = infos;
+    this.callsByLast = byLast;
+    return infos;
+  }
+
+  /**
+   * The calls whose callee's last name (`JsCallInfo.last`) is one of `names`, in document order. With
+   * `identifierOrMember`, only callees that are a name or a member expression count.
+   */
+  callsNamed(names: Iterable<string>, identifierOrMember = false): JsCallInfo[] {
+    this.callInfos();
+    const out: JsCallInfo[] = [];
+    for (const name of new Set(names)) {
+      for (const info of this.callsByLast!.get(name) ?? []) {
+        if (!identifierOrMember || info.fnType === 'identifier' || info.fnType === 'member_expression') out.push(info);
+      }
+    }
+    return out.sort((a, b) => a.ord - b.ord);
+  }
+
   private allCalls(): Map<string, Node[]> {
     if (this.callsByName) return this.callsByName;
     const index = new Map<string, Node[]>();
-    for (const call of this.tree.rootNode.descendantsOfType(['call_expression', 'new_expression'])) {
-      if (!call) continue;
-      const fn = call.childForFieldName(call.type === 'new_expression' ? 'constructor' : 'function');
-      const key = fn?.type === 'identifier' ? fn.text : fn?.type === 'member_expression' ? fn.childForFieldName('property')?.text : undefined;
+    for (const { call, fnType, last } of this.callInfos()) {
+      const key = fnType === 'identifier' || fnType === 'member_expression' ? last : undefined;
       if (!key) continue;
       const list = index.get(key);
       if (list) list.push(call);

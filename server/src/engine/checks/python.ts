@@ -36,6 +36,27 @@ const COLLECTED = [
 const UNPACK_TARGETS = new Set(['pattern_list', 'tuple_pattern', 'list_pattern', 'as_pattern_target', 'list_splat_pattern', 'parenthesized_expression']);
 const files = new WeakMap<Tree, PythonFile>();
 
+/** A call with its callee looked up once, shared by the checks that filter calls by the callee's last name. */
+export interface CallInfo {
+  call: Node;
+  /** The `function` child, if any. */
+  fn: Node | null;
+  /** `fn`'s node type. */
+  fnType: string | undefined;
+  /** `fn`'s last name: the identifier, the attribute of `a.b`, else `fn`'s text (a subscript, a call…). */
+  last: string | undefined;
+  /** Position in document order among the file's calls. */
+  ord: number;
+}
+
+/** An assignment statement with its two sides looked up once (`right` is the direct value, `b = c` in `a = b = c`). */
+export interface AssignmentInfo {
+  node: Node;
+  left: Node | null;
+  right: Node | null;
+  leftType: string | undefined;
+}
+
 export class PythonFile implements LanguageAdapter {
   /** Local name → fully qualified module path, from every import in the file. */
   private readonly imports = new Map<string, string>();
@@ -47,6 +68,16 @@ export class PythonFile implements LanguageAdapter {
   readonly calls: Node[] = [];
   /** Every assignment statement, in document order. */
   readonly assignments: Node[] = [];
+  private assignmentInfoList?: AssignmentInfo[];
+  /** The binding nodes directly in each scope (by scope node id), in document order, before they are read. */
+  private readonly pending = new Map<number, { node: Node; type: string }[]>();
+  /** `global` statements inside functions and lambdas, with their scope. */
+  private readonly globals: { stmt: Node; owner: Node }[] = [];
+  /** The end offset of each of `functionScopes`. */
+  private readonly functionScopeEnds: number[] = [];
+  /** Lazily built: every call with its callee, and the calls by `last`. */
+  private callInfoList?: CallInfo[];
+  private callsByLast?: Map<string, CallInfo[]>;
   /** Every class, in document order. */
   private readonly classes: Node[] = [];
   /** Lazily built: calls by the last segment of their callee (`helper`, `run` for `self.run`). */
@@ -72,28 +103,29 @@ export class PythonFile implements LanguageAdapter {
     private readonly sources: SourceModel,
   ) {
     // One query in wasm instead of walking the tree from JavaScript: scopes are then assigned by position,
-    // since tree-sitter's parent lookups cost a descent from the root each.
+    // since tree-sitter's parent lookups cost a descent from the root each. Only the node types and the
+    // scopes' ends are read here; the bindings of a scope are taken from its nodes when a name is first
+    // looked up in it (most scopes of a large file never are).
     const root = tree.rootNode;
-    this.scopeBindings.set(root.id, new Map());
-    const open: Node[] = [];
-    const globals: { stmt: Node; owner: Node }[] = [];
+    this.pending.set(root.id, []);
+    const open: { node: Node; end: number }[] = [];
     for (const node of root.descendantsOfType(COLLECTED)) {
       if (!node) continue;
-      while (open.length > 0 && open[open.length - 1].endIndex <= node.startIndex) open.pop();
-      const owner = open[open.length - 1] ?? root;
-      const add = (b: Binding): void => this.addBinding(owner, b);
-      switch (node.type) {
+      while (open.length > 0 && open[open.length - 1].end <= node.startIndex) open.pop();
+      const owner = open[open.length - 1]?.node ?? root;
+      const type = node.type;
+      switch (type) {
         case 'function_definition':
         case 'lambda':
         case 'class_definition': {
-          const name = node.type === 'lambda' ? undefined : node.childForFieldName('name');
-          if (name) add({ kind: 'def', name: name.text, node: name });
-          this.scopeBindings.set(node.id, new Map());
-          if (node.type !== 'class_definition') {
+          const end = node.endIndex;
+          this.pending.set(node.id, []);
+          if (type !== 'class_definition') {
             this.functionScopes.push(node);
-            this.addParameters(node);
+            this.functionScopeEnds.push(end);
           } else this.classes.push(node);
-          open.push(node);
+          if (type !== 'lambda') this.pending.get(owner.id)!.push({ node, type });
+          open.push({ node, end });
           break;
         }
         case 'call':
@@ -102,68 +134,120 @@ export class PythonFile implements LanguageAdapter {
         case 'import_statement':
         case 'import_from_statement':
           this.recordImport(node);
-          for (const [local, qualified] of this.importsOf(node)) add({ kind: 'import', name: local, node, qualified });
+          this.pending.get(owner.id)!.push({ node, type });
           break;
-        case 'assignment': {
+        case 'assignment':
           this.assignments.push(node);
-          const left = node.childForFieldName('left');
-          let right = node.childForFieldName('right');
-          // a = b = value: every target gets the innermost value.
-          while (right?.type === 'assignment') right = right.childForFieldName('right');
-          if (left?.type === 'identifier') {
-            if (right) this.addTargets(owner, left, right, '');
-            // an annotation alone (`x: int`) binds nothing
-          } else if (left && UNPACK_TARGETS.has(left.type) && right && (right.type === 'expression_list' || right.type === 'tuple' || right.type === 'list')) {
-            // a, b = src, 1: pairwise, when both sides have the same number of plain items.
-            const targets = left.namedChildren.filter((c): c is Node => !!c);
-            const values = right.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
-            if (targets.length === values.length && !values.some((v) => v.type === 'list_splat')) targets.forEach((t, i) => this.addTargets(owner, t, values[i], ''));
-            else this.addTargets(owner, left, undefined, 'assigned by unpacking', false, right);
-          } else if (left && left.type !== 'attribute' && left.type !== 'subscript') this.addTargets(owner, left, undefined, 'assigned by unpacking', false, right ?? undefined);
+          this.pending.get(owner.id)!.push({ node, type });
           break;
-        }
-        case 'augmented_assignment': {
-          const left = node.childForFieldName('left');
-          const right = node.childForFieldName('right');
-          if (left?.type === 'identifier' && right) this.addTargets(owner, left, right, '', true);
-          break;
-        }
-        case 'for_statement':
-        case 'for_in_clause': {
-          const left = node.childForFieldName('left');
-          if (left) this.addTargets(owner, left, undefined, 'a loop variable', false, node.childForFieldName('right') ?? undefined);
-          break;
-        }
-        case 'as_pattern': {
-          const alias = node.childForFieldName('alias');
-          const value = node.namedChildren.find((c) => c && c.id !== alias?.id) ?? undefined;
-          if (alias) this.addTargets(owner, alias, undefined, 'bound by `as`', false, value);
-          break;
-        }
-        case 'named_expression': {
-          const name = node.childForFieldName('name');
-          const value = node.childForFieldName('value');
-          if (name && value) add({ kind: 'assign', name: name.text, node: name, value });
-          break;
-        }
-        case 'except_clause': {
-          const alias = node.childForFieldName('alias');
-          if (alias) this.addTargets(owner, alias, undefined, 'bound by `except … as`');
-          break;
-        }
         case 'global_statement':
-          for (const id of node.namedChildren) if (id) add({ kind: 'other', name: id.text, node: id, why: 'global' });
-          if (owner !== root) globals.push({ stmt: node, owner });
+          if (owner.id !== root.id) this.globals.push({ stmt: node, owner });
+          this.pending.get(owner.id)!.push({ node, type });
           break;
+        default:
+          this.pending.get(owner.id)!.push({ node, type });
       }
     }
-    // `global NAME` inside a function makes that function's assignments module bindings too.
-    for (const { stmt, owner } of globals) {
-      const local = this.scopeBindings.get(owner.id)!;
-      for (const id of stmt.namedChildren) {
-        for (const b of (id && local.get(id.text)) ?? []) if (!(b.kind === 'other' && b.why === 'global')) this.addBinding(root, b);
+  }
+
+  /** The bindings of one scope (the module, a function, a lambda or a class), taken from its nodes on first use. */
+  private bindingsIn(scope: Node): Map<string, Binding[]> | undefined {
+    const done = this.scopeBindings.get(scope.id);
+    if (done) return done;
+    const nodes = this.pending.get(scope.id);
+    if (!nodes) return undefined;
+    this.scopeBindings.set(scope.id, new Map());
+    const root = this.tree.rootNode;
+    if (scope.id !== root.id) {
+      const type = scope.type;
+      if (type === 'function_definition' || type === 'lambda') this.addParameters(scope);
+    }
+    for (const { node, type } of nodes) this.bind(scope, node, type);
+    if (scope.id === root.id) {
+      // `global NAME` inside a function makes that function's assignments module bindings too.
+      for (const { stmt, owner } of this.globals) {
+        const local = this.bindingsIn(owner)!;
+        for (const id of stmt.namedChildren) {
+          for (const b of (id && local.get(id.text)) ?? []) if (!(b.kind === 'other' && b.why === 'global')) this.addBinding(root, b);
+        }
       }
     }
+    return this.scopeBindings.get(scope.id);
+  }
+
+  /** The bindings `node` (of type `type`, directly in `owner`) adds to `owner`. */
+  private bind(owner: Node, node: Node, type: string): void {
+    const add = (b: Binding): void => this.addBinding(owner, b);
+    switch (type) {
+      case 'function_definition':
+      case 'class_definition': {
+        const name = node.childForFieldName('name');
+        if (name) add({ kind: 'def', name: name.text, node: name });
+        break;
+      }
+      case 'import_statement':
+      case 'import_from_statement':
+        for (const [local, qualified] of this.importsOf(node)) add({ kind: 'import', name: local, node, qualified });
+        break;
+      case 'assignment': {
+        const left = node.childForFieldName('left');
+        let right = node.childForFieldName('right');
+        // a = b = value: every target gets the innermost value.
+        while (right?.type === 'assignment') right = right.childForFieldName('right');
+        if (left?.type === 'identifier') {
+          if (right) this.addTargets(owner, left, right, '');
+          // an annotation alone (`x: int`) binds nothing
+        } else if (left && UNPACK_TARGETS.has(left.type) && right && (right.type === 'expression_list' || right.type === 'tuple' || right.type === 'list')) {
+          // a, b = src, 1: pairwise, when both sides have the same number of plain items.
+          const targets = left.namedChildren.filter((c): c is Node => !!c);
+          const values = right.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
+          if (targets.length === values.length && !values.some((v) => v.type === 'list_splat')) targets.forEach((t, i) => this.addTargets(owner, t, values[i], ''));
+          else this.addTargets(owner, left, undefined, 'assigned by unpacking', false, right);
+        } else if (left && left.type !== 'attribute' && left.type !== 'subscript') this.addTargets(owner, left, undefined, 'assigned by unpacking', false, right ?? undefined);
+        break;
+      }
+      case 'augmented_assignment': {
+        const left = node.childForFieldName('left');
+        const right = node.childForFieldName('right');
+        if (left?.type === 'identifier' && right) this.addTargets(owner, left, right, '', true);
+        break;
+      }
+      case 'for_statement':
+      case 'for_in_clause': {
+        const left = node.childForFieldName('left');
+        if (left) this.addTargets(owner, left, undefined, 'a loop variable', false, node.childForFieldName('right') ?? undefined);
+        break;
+      }
+      case 'as_pattern': {
+        const alias = node.childForFieldName('alias');
+        const value = node.namedChildren.find((c) => c && c.id !== alias?.id) ?? undefined;
+        if (alias) this.addTargets(owner, alias, undefined, 'bound by `as`', false, value);
+        break;
+      }
+      case 'named_expression': {
+        const name = node.childForFieldName('name');
+        const value = node.childForFieldName('value');
+        if (name && value) add({ kind: 'assign', name: name.text, node: name, value });
+        break;
+      }
+      case 'except_clause': {
+        const alias = node.childForFieldName('alias');
+        if (alias) this.addTargets(owner, alias, undefined, 'bound by `except … as`');
+        break;
+      }
+      case 'global_statement':
+        for (const id of node.namedChildren) if (id) add({ kind: 'other', name: id.text, node: id, why: 'global' });
+        break;
+    }
+  }
+
+  /** The assignments with their sides, in document order (looked up on first use). */
+  get assignmentInfos(): AssignmentInfo[] {
+    this.assignmentInfoList ??= this.assignments.map((node) => {
+      const left = node.childForFieldName('left');
+      return { node, left, right: node.childForFieldName('right'), leftType: left?.type };
+    });
+    return this.assignmentInfoList;
   }
 
   private addBinding(scope: Node, b: Binding): void {
@@ -214,7 +298,7 @@ export class PythonFile implements LanguageAdapter {
     const parents = this.scopeParents();
     for (let i = lo - 1; i >= 0; i = parents[i]) {
       const s = scopes[i];
-      if (s.startIndex <= start && end <= s.endIndex && (!self || s.id !== self.id)) return s;
+      if (s.startIndex <= start && end <= this.functionScopeEnds[i] && (!self || s.id !== self.id)) return s;
     }
     return this.tree.rootNode;
   }
@@ -228,7 +312,7 @@ export class PythonFile implements LanguageAdapter {
     const parents = new Int32Array(scopes.length);
     const stack: number[] = [];
     for (let i = 0; i < scopes.length; i++) {
-      while (stack.length > 0 && scopes[stack[stack.length - 1]].endIndex <= scopes[i].startIndex) stack.pop();
+      while (stack.length > 0 && this.functionScopeEnds[stack[stack.length - 1]] <= scopes[i].startIndex) stack.pop();
       parents[i] = stack.length > 0 ? stack[stack.length - 1] : -1;
       stack.push(i);
     }
@@ -253,10 +337,10 @@ export class PythonFile implements LanguageAdapter {
     // Compare with the root by id, not by type: a file that does not parse has an ERROR root, not `module`.
     const rootId = this.tree.rootNode.id;
     for (;;) {
-      const found = this.scopeBindings.get(scope.id)?.get(name);
+      const found = this.bindingsIn(scope)?.get(name);
       if (found && found.length > 0) {
         if (scope.id !== rootId && found.some((b) => b.kind === 'other' && b.why === 'global')) {
-          return this.scopeBindings.get(rootId)!.get(name) ?? [];
+          return this.bindingsIn(this.tree.rootNode)!.get(name) ?? [];
         }
         return found;
       }
@@ -733,12 +817,48 @@ export class PythonFile implements LanguageAdapter {
     return cls ? `${cls.childForFieldName('name')?.text ?? 'class'}.${name}` : name;
   }
 
+  /** Every call with its callee, in document order; the callee of each call is looked up once per file. */
+  callInfos(): CallInfo[] {
+    if (this.callInfoList) return this.callInfoList;
+    const infos: CallInfo[] = [];
+    const byLast = new Map<string, CallInfo[]>();
+    for (let ord = 0; ord < this.calls.length; ord++) {
+      const call = this.calls[ord];
+      const fn = call.childForFieldName('function');
+      const fnType = fn?.type;
+      const last = fnType === 'identifier' ? fn!.text : fnType === 'attribute' ? fn!.childForFieldName('attribute')?.text : fn?.text;
+      const info: CallInfo = { call, fn, fnType, last, ord };
+      infos.push(info);
+      if (last === undefined) continue;
+      const list = byLast.get(last);
+      if (list) list.push(info);
+      else byLast.set(last, [info]);
+    }
+    this.callInfoList = infos;
+    this.callsByLast = byLast;
+    return infos;
+  }
+
+  /**
+   * The calls whose callee's last name (`CallInfo.last`) is one of `names`, in document order. With
+   * `identifierOrAttribute`, only callees that are a name or an attribute count.
+   */
+  callsNamed(names: Iterable<string>, identifierOrAttribute = false): CallInfo[] {
+    this.callInfos();
+    const out: CallInfo[] = [];
+    for (const name of new Set(names)) {
+      for (const info of this.callsByLast!.get(name) ?? []) {
+        if (!identifierOrAttribute || info.fnType === 'identifier' || info.fnType === 'attribute') out.push(info);
+      }
+    }
+    return out.sort((a, b) => a.ord - b.ord);
+  }
+
   private callIndex(): Map<string, Node[]> {
     if (this.callsByName) return this.callsByName;
     const index = new Map<string, Node[]>();
-    for (const call of this.calls) {
-      const fn = call.childForFieldName('function');
-      const key = fn?.type === 'identifier' ? fn.text : fn?.type === 'attribute' ? fn.childForFieldName('attribute')?.text : undefined;
+    for (const { call, fnType, last } of this.callInfos()) {
+      const key = fnType === 'identifier' || fnType === 'attribute' ? last : undefined;
       if (!key) continue;
       const list = index.get(key);
       if (list) list.push(call);
