@@ -119,19 +119,26 @@ describe('result cache', () => {
       const cold = await scan(cache);
       assert.equal(cache.hits, 0);
       // The engine's `fs` is this module object: count what it reads during the warm scan.
-      const nodeFs = createRequire(__filename)('node:fs') as { readFileSync: typeof fs.readFileSync };
+      // Files are read by path (readFileSync) or opened first and read through the descriptor (openSync).
+      const nodeFs = createRequire(__filename)('node:fs') as { readFileSync: typeof fs.readFileSync; openSync: typeof fs.openSync };
       const reads: string[] = [];
       const original = nodeFs.readFileSync;
+      const originalOpen = nodeFs.openSync;
       const inWs = (file: unknown): boolean => typeof file === 'string' && file.startsWith(fs.realpathSync(ws!));
       nodeFs.readFileSync = ((file: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
         if (inWs(file)) reads.push(path.basename(file as string));
         return (original as (...a: unknown[]) => unknown)(file, ...rest);
       }) as typeof fs.readFileSync;
+      nodeFs.openSync = ((file: fs.PathLike, ...rest: unknown[]) => {
+        if (inWs(file)) reads.push(path.basename(file as string));
+        return (originalOpen as (...a: unknown[]) => unknown)(file, ...rest);
+      }) as typeof fs.openSync;
       let warm;
       try {
         warm = await scan(cache);
       } finally {
         nodeFs.readFileSync = original;
+        nodeFs.openSync = originalOpen;
       }
       assert.equal(cache.hits, 4);
       // (.gitignore files are read by the walk, not analysed.)
