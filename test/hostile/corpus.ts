@@ -101,8 +101,8 @@ export function sourceCases(): Record<string, string | Buffer> {
 }
 
 /**
- * Cases that currently break the engine in files this suite does not own (see the tests that use them):
- * kept out of the main corpus so that one known bug does not hide the behaviour of every other case.
+ * Cases that once broke the engine (see the tests that use them), kept apart from the main corpus so that a
+ * regression in one does not hide the behaviour of every other case.
  */
 export function knownBugCases(): Record<string, string> {
   return {

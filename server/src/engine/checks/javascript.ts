@@ -166,9 +166,19 @@ export class JavaScriptFile implements LanguageAdapter {
         }
       }
     }
-    const visit = (node: Node): void => {
-      for (const child of node.namedChildren) {
-        if (!child) continue;
+    const visit = (start: Node): void => {
+      // Pre-order with an explicit stack, not recursion: 10,000 nested arrays overflowed the call stack.
+      const stack: Node[] = [];
+      const pushChildren = (n: Node): void => {
+        const kids = n.namedChildren;
+        for (let i = kids.length - 1; i >= 0; i--) {
+          const k = kids[i];
+          if (k) stack.push(k);
+        }
+      };
+      pushChildren(start);
+      while (stack.length > 0) {
+        const child = stack.pop()!;
         if (SCOPE_TYPES.has(child.type)) {
           if (child.type === 'function_declaration' || child.type === 'generator_function_declaration') {
             const name = child.childForFieldName('name');
@@ -223,7 +233,7 @@ export class JavaScriptFile implements LanguageAdapter {
             this.addImport(child, add);
             continue;
         }
-        visit(child);
+        pushChildren(child);
       }
     };
     const body = scope.type === 'program' ? scope : scope.childForFieldName('body');
