@@ -19,7 +19,7 @@ import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from './languag
 import { LineIndex } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
 import { hasGrammar, parseText, type Tree } from './parser';
-import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from './policy';
+import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, policyFinder, summarize } from './policy';
 import { defaultJobs, sharedPool } from './pool';
 import { prefilterFor } from './prefilter';
 import type { ResultCache } from './resultCache';
@@ -358,12 +358,13 @@ function applyPoliciesPerFile(
   const groups = new Map<string, PolicyGroup>([[primary.path ?? '', { policy: primary, findings: [], covered: 0 }]]);
   const explicit = !!options.policy || !!options.policyPath;
   const nearestByDir = new Map<string, string>();
+  const nearestPolicy = policyFinder();
   const groupFor = (absFile: string): PolicyGroup => {
     if (explicit) return groups.get(primary.path ?? '')!;
     const dir = path.dirname(absFile);
     let key = nearestByDir.get(dir);
     if (key === undefined) {
-      key = findPolicy(dir) ?? '';
+      key = nearestPolicy(dir) ?? '';
       nearestByDir.set(dir, key);
     }
     let group = groups.get(key);
@@ -550,12 +551,13 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
   };
   const explicitPolicy = !!options.policy || !!options.policyPath;
   const nearestByDir = new Map<string, Policy | undefined>();
+  const nearestPolicy = policyFinder();
   const loadedPolicies = new Map<string, Policy>();
   const variantFor = (absFile: string): Variant => {
     if (explicitPolicy) return variantOf(catalogForPolicy(catalog, policy));
     const dir = path.dirname(absFile);
     if (!nearestByDir.has(dir)) {
-      const found = findPolicy(dir);
+      const found = nearestPolicy(dir);
       let governing: Policy | undefined;
       if (found) {
         governing = loadedPolicies.get(found) ?? loadPolicy(found, catalog);
