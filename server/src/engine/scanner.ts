@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import ignore from 'ignore';
 import type { Node } from 'web-tree-sitter';
 import { version as packageVersion } from '../../../package.json';
-import { scanCacheTrees } from './cacheTrees';
+import { loadCacheKinds, scanCacheTrees } from './cacheTrees';
 import { checkCacheConfig } from './checks/cacheConfig';
 import { checkCacheLoading } from './checks/cacheLoading';
 import type { CheckContext, RawFinding } from './checks/context';
@@ -570,6 +570,8 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
   };
   const noPrefilter = options.prefilter === false;
   const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
+  // Workers trust the shipped data (validation.ts): check it here, on the main thread, before any starts.
+  if (jobs > 1) loadCacheKinds(catalog.dir, catalog);
   const pool = jobs > 1 ? sharedPool(jobs) : undefined;
   const usePool = !!pool && !pool.unavailable;
   let filesScanned = 0;

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
 import { rulesDir } from '../assets';
+import { CHECKS_SHIPPED_SCHEMAS } from '../validation';
 import type { LanguageId, RuleSummary, Severity } from '../finding';
 
 export interface SinkSpec {
@@ -185,8 +186,7 @@ export function loadCatalog(dir: string = rulesDir()): Catalog {
   } catch (err) {
     throw new CatalogError(schemaFile, '', `cannot be loaded: ${(err as Error).message}`);
   }
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  const validate = ajv.compile(schema);
+  const validate = CHECKS_SHIPPED_SCHEMAS ? new Ajv({ allErrors: true, strict: false }).compile(schema) : undefined;
   const rules: RuleCard[] = [];
   const byId = new Map<string, RuleCard>();
   const files = fs
@@ -198,7 +198,7 @@ export function loadCatalog(dir: string = rulesDir()): Catalog {
   for (const name of files) {
     const file = path.join(dir, name);
     const data = readYaml(file);
-    if (!validate(data)) {
+    if (validate && !validate(data)) {
       const first = describeAjvError(validate.errors![0]);
       throw new CatalogError(file, first.field, first.reason);
     }
@@ -258,7 +258,7 @@ function modelValidator(dir: string, schemaName: string): ValidateFunction | und
   const schemaFile = path.join(dir, schemaName);
   if (validators.has(schemaFile)) return validators.get(schemaFile);
   let validate: ValidateFunction | undefined;
-  if (fs.existsSync(schemaFile)) {
+  if (CHECKS_SHIPPED_SCHEMAS && fs.existsSync(schemaFile)) {
     try {
       validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(schemaFile, 'utf8')) as object);
     } catch (err) {
