@@ -3,6 +3,7 @@
 import type { Node, Tree } from 'web-tree-sitter';
 import type { SourceModel } from '../rules/catalog';
 import type { Binding, ExprShape, LanguageAdapter, SanitizerHit, SourceHit } from './expressions';
+import { type CallInfo, CallIndex } from './callIndex';
 import { isStrictPattern, matchesName, receiverPattern } from './models';
 
 type ParamBinding = Extract<Binding, { kind: 'param' }>;
@@ -30,25 +31,12 @@ function stringValue(node: Node | null | undefined): string | undefined {
 
 const files = new WeakMap<Tree, JavaScriptFile>();
 
-/** A call or `new` with its callee looked up once, shared by the checks that filter calls by the callee's last name. */
-export interface JsCallInfo {
-  call: Node;
-  /** `call_expression` or `new_expression`. */
-  callType: string;
-  /** The `function` (or `constructor`) child, if any. */
-  fn: Node | null;
-  fnType: string | undefined;
-  /** `fn`'s last name: the identifier, the property of `a.b`, else `fn`'s text. */
-  last: string | undefined;
-  /** Position in document order. */
-  ord: number;
-}
+/** A call or `new` with its callee looked up once (see callIndex.ts). */
+export type JsCallInfo = CallInfo;
 
 export class JavaScriptFile implements LanguageAdapter {
   private readonly scopeBindings = new Map<number, Map<string, Binding[]>>();
-  private callsByName?: Map<string, Node[]>;
-  private callInfoList?: JsCallInfo[];
-  private callsByLast?: Map<string, JsCallInfo[]>;
+  private calleeIndex?: CallIndex;
 
   /** One analysis per tree, shared by the checks that run on it. */
   static of(tree: Tree, sources: SourceModel): JavaScriptFile {
@@ -579,54 +567,21 @@ export class JavaScriptFile implements LanguageAdapter {
 
   /** Every call and `new` with its callee, in document order; each callee is looked up once per file. */
   callInfos(): JsCallInfo[] {
-    if (this.callInfoList) return this.callInfoList;
-    const infos: JsCallInfo[] = [];
-    const byLast = new Map<string, JsCallInfo[]>();
-    for (const call of this.tree.rootNode.descendantsOfType(['call_expression', 'new_expression'])) {
-      if (!call) continue;
-      const callType = call.type;
-      const fn = call.childForFieldName(callType === 'new_expression' ? 'constructor' : 'function');
-      const fnType = fn?.type;
-      const last = fnType === 'identifier' ? fn!.text : fnType === 'member_expression' ? fn!.childForFieldName('property')?.text : fn?.text;
-      const info: JsCallInfo = { call, callType, fn, fnType, last, ord: infos.length };
-      infos.push(info);
-      if (last === undefined) continue;
-      const list = byLast.get(last);
-      if (list) list.push(info);
-      else byLast.set(last, [info]);
-    }
-    this.callInfoList = infos;
-    this.callsByLast = byLast;
-    return infos;
+    return this.callIndex().infos;
   }
 
-  /**
-   * The calls whose callee's last name (`JsCallInfo.last`) is one of `names`, in document order. With
-   * `identifierOrMember`, only callees that are a name or a member expression count.
-   */
+  /** The calls whose callee's last name is one of `names`, in document order (`identifierOrMember`: `f()`, `a.f()` only). */
   callsNamed(names: Iterable<string>, identifierOrMember = false): JsCallInfo[] {
-    this.callInfos();
-    const out: JsCallInfo[] = [];
-    for (const name of new Set(names)) {
-      for (const info of this.callsByLast!.get(name) ?? []) {
-        if (!identifierOrMember || info.fnType === 'identifier' || info.fnType === 'member_expression') out.push(info);
-      }
-    }
-    return out.sort((a, b) => a.ord - b.ord);
+    return this.callIndex().named(names, identifierOrMember);
   }
 
-  private allCalls(): Map<string, Node[]> {
-    if (this.callsByName) return this.callsByName;
-    const index = new Map<string, Node[]>();
-    for (const { call, fnType, last } of this.callInfos()) {
-      const key = fnType === 'identifier' || fnType === 'member_expression' ? last : undefined;
-      if (!key) continue;
-      const list = index.get(key);
-      if (list) list.push(call);
-      else index.set(key, [call]);
-    }
-    this.callsByName = index;
-    return index;
+  private callIndex(): CallIndex {
+    this.calleeIndex ??= new CallIndex(this.tree.rootNode.descendantsOfType(['call_expression', 'new_expression']), {
+      callee: (call) => call.childForFieldName(call.type === 'new_expression' ? 'constructor' : 'function'),
+      memberType: 'member_expression',
+      memberField: 'property',
+    });
+    return this.calleeIndex;
   }
 
   private enclosing(node: Node, types: Set<string>): Node | undefined {
@@ -729,7 +684,7 @@ export class JavaScriptFile implements LanguageAdapter {
     const cls = fn.type === 'method_definition' && name === 'constructor' ? this.enclosing(fn, CLASS_TYPES) : undefined;
     const key = cls ? cls.childForFieldName('name')?.text : name;
     const out: { call: Node; arg: Node }[] = [];
-    for (const call of (key && this.allCalls().get(key)) || []) {
+    for (const call of key ? this.callIndex().callsOf(key) : []) {
       const matches = cls
         ? call.type === 'new_expression' && this.localClass(call.childForFieldName('constructor'), false)?.id === cls.id
         : call.type === 'call_expression' && this.calleeFunction(call)?.id === fn.id;

@@ -4,6 +4,7 @@
 import type { Node, Tree } from 'web-tree-sitter';
 import type { SourceModel } from '../rules/catalog';
 import type { Binding, ExprShape, LanguageAdapter, SanitizerHit, SourceHit } from './expressions';
+import { type CallInfo, CallIndex } from './callIndex';
 import { isAnchored, isStrictPattern, matchesName, receiverPattern } from './models';
 
 type ParamBinding = Extract<Binding, { kind: 'param' }>;
@@ -36,18 +37,7 @@ const COLLECTED = [
 const UNPACK_TARGETS = new Set(['pattern_list', 'tuple_pattern', 'list_pattern', 'as_pattern_target', 'list_splat_pattern', 'parenthesized_expression']);
 const files = new WeakMap<Tree, PythonFile>();
 
-/** A call with its callee looked up once, shared by the checks that filter calls by the callee's last name. */
-export interface CallInfo {
-  call: Node;
-  /** The `function` child, if any. */
-  fn: Node | null;
-  /** `fn`'s node type. */
-  fnType: string | undefined;
-  /** `fn`'s last name: the identifier, the attribute of `a.b`, else `fn`'s text (a subscript, a call…). */
-  last: string | undefined;
-  /** Position in document order among the file's calls. */
-  ord: number;
-}
+export type { CallInfo } from './callIndex';
 
 /** An assignment statement with its two sides looked up once (`right` is the direct value, `b = c` in `a = b = c`). */
 export interface AssignmentInfo {
@@ -76,12 +66,10 @@ export class PythonFile implements LanguageAdapter {
   /** The end offset of each of `functionScopes`. */
   private readonly functionScopeEnds: number[] = [];
   /** Lazily built: every call with its callee, and the calls by `last`. */
-  private callInfoList?: CallInfo[];
-  private callsByLast?: Map<string, CallInfo[]>;
+  private calleeIndex?: CallIndex;
   /** Every class, in document order. */
   private readonly classes: Node[] = [];
   /** Lazily built: calls by the last segment of their callee (`helper`, `run` for `self.run`). */
-  private callsByName?: Map<string, Node[]>;
   private readonly returnCache = new Map<number, Node[]>();
   private readonly attributeCache = new Map<string, { node: Node; value: Node }[]>();
   private readonly calleeCache = new Map<number, Node | null>();
@@ -819,53 +807,17 @@ export class PythonFile implements LanguageAdapter {
 
   /** Every call with its callee, in document order; the callee of each call is looked up once per file. */
   callInfos(): CallInfo[] {
-    if (this.callInfoList) return this.callInfoList;
-    const infos: CallInfo[] = [];
-    const byLast = new Map<string, CallInfo[]>();
-    for (let ord = 0; ord < this.calls.length; ord++) {
-      const call = this.calls[ord];
-      const fn = call.childForFieldName('function');
-      const fnType = fn?.type;
-      const last = fnType === 'identifier' ? fn!.text : fnType === 'attribute' ? fn!.childForFieldName('attribute')?.text : fn?.text;
-      const info: CallInfo = { call, fn, fnType, last, ord };
-      infos.push(info);
-      if (last === undefined) continue;
-      const list = byLast.get(last);
-      if (list) list.push(info);
-      else byLast.set(last, [info]);
-    }
-    this.callInfoList = infos;
-    this.callsByLast = byLast;
-    return infos;
+    return this.callIndex().infos;
   }
 
-  /**
-   * The calls whose callee's last name (`CallInfo.last`) is one of `names`, in document order. With
-   * `identifierOrAttribute`, only callees that are a name or an attribute count.
-   */
+  /** The calls whose callee's last name is one of `names`, in document order (`identifierOrAttribute`: `f()`, `a.f()` only). */
   callsNamed(names: Iterable<string>, identifierOrAttribute = false): CallInfo[] {
-    this.callInfos();
-    const out: CallInfo[] = [];
-    for (const name of new Set(names)) {
-      for (const info of this.callsByLast!.get(name) ?? []) {
-        if (!identifierOrAttribute || info.fnType === 'identifier' || info.fnType === 'attribute') out.push(info);
-      }
-    }
-    return out.sort((a, b) => a.ord - b.ord);
+    return this.callIndex().named(names, identifierOrAttribute);
   }
 
-  private callIndex(): Map<string, Node[]> {
-    if (this.callsByName) return this.callsByName;
-    const index = new Map<string, Node[]>();
-    for (const { call, fnType, last } of this.callInfos()) {
-      const key = fnType === 'identifier' || fnType === 'attribute' ? last : undefined;
-      if (!key) continue;
-      const list = index.get(key);
-      if (list) list.push(call);
-      else index.set(key, [call]);
-    }
-    this.callsByName = index;
-    return index;
+  private callIndex(): CallIndex {
+    this.calleeIndex ??= new CallIndex(this.calls, { callee: (call) => call.childForFieldName('function'), memberType: 'attribute', memberField: 'attribute' });
+    return this.calleeIndex;
   }
 
   callArguments(fn: Node, param: ParamBinding): { call: Node; arg: Node }[] {
@@ -877,7 +829,7 @@ export class PythonFile implements LanguageAdapter {
     if (!fnName) return out;
     // K(q) calls K.__init__(self, q).
     const constructor = fnName === '__init__' && cls ? cls.childForFieldName('name')?.text : undefined;
-    const candidates = this.callIndex().get(constructor ?? fnName) ?? [];
+    const candidates = this.callIndex().callsOf(constructor ?? fnName);
     for (const call of candidates) {
       const callee = call.childForFieldName('function');
       let matches: boolean;
