@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import Ajv from 'ajv';
 import * as yaml from 'js-yaml';
 import picomatch from 'picomatch';
 import { PythonFile } from './checks/python';
@@ -12,7 +12,7 @@ import type { Confidence, Evidence, Finding, ScanWarning, Span } from './finding
 import { LineIndex } from './lines';
 import { parseText } from './parser';
 import { disassemblePickles, type PickleDisassembly } from './pickle';
-import { type Catalog, CatalogError, type RuleCard, ruleSummary } from './rules/catalog';
+import { type Catalog, CatalogError, describeAjvError, type RuleCard, ruleSummary } from './rules/catalog';
 import { CHECKS_SHIPPED_SCHEMAS } from './validation';
 import { bufferSource, type ByteSource, fileSource, looksLikeZip, readZipDirectory, readZipEntry, ZipError } from './zip';
 
@@ -317,21 +317,6 @@ const SCHEMA = {
   },
 };
 
-function describeAjvError(e: ErrorObject): { field: string; reason: string } {
-  const base = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
-  if (e.keyword === 'required') {
-    const missing = String((e.params as { missingProperty: string }).missingProperty);
-    return { field: base ? `${base}.${missing}` : missing, reason: 'is required but missing' };
-  }
-  if (e.keyword === 'additionalProperties') {
-    const extra = String((e.params as { additionalProperty: string }).additionalProperty);
-    return { field: base ? `${base}.${extra}` : extra, reason: 'is not a known field' };
-  }
-  if (e.keyword === 'enum') return { field: base, reason: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
-  if (e.keyword === 'pattern') return { field: base, reason: 'is not a `module.name` pattern (letters, digits, `_`, dots and `*`)' };
-  return { field: base, reason: e.message ?? e.keyword };
-}
-
 /** A matcher for `os.*` (the module and everything in it), `torch.*Storage` (a `*` inside a part) or exact names. */
 export function nameMatcher(patterns: string[]): NameMatcher {
   const exact = new Set<string>();
@@ -395,7 +380,7 @@ function compileCacheKinds(file: string): CacheKinds {
   }
   const validate = CHECKS_SHIPPED_SCHEMAS ? new Ajv({ allErrors: false, strict: false }).compile(SCHEMA) : undefined;
   if (validate && !validate(data)) {
-    const first = describeAjvError(validate.errors![0]);
+    const first = describeAjvError(validate.errors![0], 'is not a `module.name` pattern (letters, digits, `_`, dots and `*`)');
     throw new CatalogError(file, first.field, first.reason);
   }
   const raw = data as unknown as RawCacheKinds;

@@ -142,7 +142,11 @@ export class CatalogError extends Error {
   }
 }
 
-function describeAjvError(e: ErrorObject): { field: string; reason: string } {
+/**
+ * One schema error as a field path and a reason, for messages that name the file and the field. The data that
+ * uses `pattern` may say in words what the pattern admits (`patternReason`).
+ */
+export function describeAjvError(e: ErrorObject, patternReason?: string): { field: string; reason: string } {
   const base = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
   if (e.keyword === 'required') {
     const missing = String((e.params as { missingProperty: string }).missingProperty);
@@ -156,6 +160,7 @@ function describeAjvError(e: ErrorObject): { field: string; reason: string } {
     const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.join(', ');
     return { field: base, reason: `must be one of ${allowed}` };
   }
+  if (e.keyword === 'pattern' && patternReason) return { field: base, reason: patternReason };
   return { field: base, reason: e.message ?? e.keyword };
 }
 
