@@ -480,26 +480,42 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   }
   const end = new Date();
 
-  const color = values['no-color'] ? false : values.color ? true : io.isTty && !values.output && !process.env.NO_COLOR;
-  const ctx: RenderContext = { catalog, color, times: { start, end }, omitAbsent: !!values['sarif-omit-absent'] };
-  const rendered = render(format, report, ctx);
+  const s = report.summary;
+  const b = report.baseline;
+  const against = b ? `; baseline: ${b.new} new, ${b.unchanged} unchanged, ${b.updated} updated, ${b.absent} fixed` : '';
+  return deliverReport(io, report, {
+    format,
+    extra,
+    output: values.output,
+    color: values['no-color'] ? false : values.color ? true : undefined,
+    ctx: { catalog, times: { start, end }, omitAbsent: !!values['sarif-omit-absent'] },
+    summary:
+      `${report.findings.length} finding(s) in ${report.filesScanned} file(s); gate ${s.decision}` +
+      ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed${against})`,
+  });
+}
+
+/**
+ * Renders `report` in `format` to stdout, or to `output` with a one-line `summary` on stderr, and in each
+ * `--report` format to its file; returns the exit code the gate decides. Shared by `sast` and `merge`.
+ * `color` undefined: colour when stdout is a terminal, the report goes there and NO_COLOR is unset.
+ */
+export function deliverReport(
+  io: CliIo,
+  report: ScanReport,
+  o: { format: Format; extra: { format: Format; file: string }[]; output?: string; color?: boolean; ctx: Omit<RenderContext, 'color'>; summary: string },
+): number {
+  const color = o.color ?? (io.isTty && !o.output && !process.env.NO_COLOR);
+  const ctx: RenderContext = { ...o.ctx, color };
+  const rendered = render(o.format, report, ctx);
   try {
-    for (const { format: fmt, file } of extra) writeReport(file, render(fmt, report, { ...ctx, color: false }));
-    if (values.output) writeReport(values.output, rendered);
+    for (const { format: fmt, file } of o.extra) writeReport(file, render(fmt, report, { ...ctx, color: false }));
+    if (o.output) writeReport(o.output, rendered);
   } catch (err) {
     return usage(io, `cannot write the report: ${(err as Error).message}`);
   }
-  if (values.output) {
-    const s = report.summary;
-    const b = report.baseline;
-    const against = b ? `; baseline: ${b.new} new, ${b.unchanged} unchanged, ${b.updated} updated, ${b.absent} fixed` : '';
-    io.stderr(
-      `sentinel: ${report.findings.length} finding(s) in ${report.filesScanned} file(s); gate ${s.decision}` +
-        ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed${against}); report written to ${values.output}\n`,
-    );
-  } else if (rendered !== '') {
-    io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
-  }
+  if (o.output) io.stderr(`sentinel: ${o.summary}; report written to ${o.output}\n`);
+  else if (rendered !== '') io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
   return report.summary.decision === 'blocked' ? EXIT_BLOCKED : EXIT_CLEAN;
 }
 

@@ -6,7 +6,7 @@ import { loadBaselineFile, regate } from '../engine/baseline';
 import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type WarningCode } from '../engine/finding';
 import { type Catalog, loadCatalog, ruleSummary } from '../engine/rules/catalog';
 import { ENGINE_VERSION, gateFindings } from '../engine/scanner';
-import { applyFailOn, type CliIo, EXIT_BLOCKED, EXIT_CLEAN, parseFailOn, parseOutputs, render, usage, writeReport } from './main';
+import { applyFailOn, type CliIo, deliverReport, parseFailOn, parseOutputs, usage } from './main';
 
 /** What a report adds besides its findings (read from the JSON report itself, or from a SARIF run's properties). */
 interface ReportExtras {
@@ -151,23 +151,15 @@ export async function runMerge(args: string[], io: CliIo): Promise<number> {
     applyFailOn(report.findings, failOn);
     regate(report);
   }
-  const color = values['no-color'] ? false : values.color ? true : io.isTty && !values.output && !process.env.NO_COLOR;
-  const ctx = { catalog, color, times: { start, end: new Date() }, omitAbsent: false };
-  const rendered = render(format, report, ctx);
-  try {
-    for (const { format: fmt, file } of extra) writeReport(file, render(fmt, report, { ...ctx, color: false }));
-    if (values.output) writeReport(values.output, rendered);
-  } catch (err) {
-    return usage(io, `cannot write the report: ${(err as Error).message}`);
-  }
   const s = report.summary;
-  if (values.output) {
-    io.stderr(
-      `sentinel: ${report.findings.length} finding(s) from ${positionals.length} report(s), ${report.filesScanned} file(s); gate ${s.decision}` +
-        ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed); report written to ${values.output}\n`,
-    );
-  } else if (rendered !== '') {
-    io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
-  }
-  return s.decision === 'blocked' ? EXIT_BLOCKED : EXIT_CLEAN;
+  return deliverReport(io, report, {
+    format,
+    extra,
+    output: values.output,
+    color: values['no-color'] ? false : values.color ? true : undefined,
+    ctx: { catalog, times: { start, end: new Date() }, omitAbsent: false },
+    summary:
+      `${report.findings.length} finding(s) from ${positionals.length} report(s), ${report.filesScanned} file(s); gate ${s.decision}` +
+      ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed)`,
+  });
 }
