@@ -5,14 +5,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
-import * as yaml from 'js-yaml';
 import picomatch from 'picomatch';
 import { PythonFile } from './checks/python';
 import type { Confidence, Evidence, Finding, ScanWarning, Span } from './finding';
 import { LineIndex } from './lines';
 import { parseText } from './parser';
 import { disassemblePickles, type PickleDisassembly } from './pickle';
-import { type Catalog, CatalogError, describeAjvError, type RuleCard, ruleSummary } from './rules/catalog';
+import { type Catalog, CatalogError, describeAjvError, readYaml, type RuleCard, ruleSummary } from './rules/catalog';
 import { CHECKS_SHIPPED_SCHEMAS } from './validation';
 import { bufferSource, type ByteSource, fileSource, looksLikeZip, readZipDirectory, readZipEntry, ZipError } from './zip';
 
@@ -366,18 +365,7 @@ export function loadCacheKinds(dir: string, catalog?: Catalog): CacheKinds {
 }
 
 function compileCacheKinds(file: string): CacheKinds {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CatalogError(file, '', `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let data: unknown;
-  try {
-    data = yaml.load(text, { filename: file, schema: yaml.CORE_SCHEMA });
-  } catch (err) {
-    throw new CatalogError(file, '', `is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
+  const data = readYaml(file);
   const validate = CHECKS_SHIPPED_SCHEMAS ? new Ajv({ allErrors: false, strict: false }).compile(SCHEMA) : undefined;
   if (validate && !validate(data)) {
     const first = describeAjvError(validate.errors![0], 'is not a `module.name` pattern (letters, digits, `_`, dots and `*`)');

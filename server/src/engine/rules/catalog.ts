@@ -164,7 +164,8 @@ export function describeAjvError(e: ErrorObject, patternReason?: string): { fiel
   return { field: base, reason: e.message ?? e.keyword };
 }
 
-function readYaml(file: string): unknown {
+/** A data file of the catalog parsed as YAML (core schema), or a CatalogError naming the file and the reason. */
+export function readYaml(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
