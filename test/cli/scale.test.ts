@@ -207,6 +207,13 @@ describe('scans at scale', () => {
       assert.equal((JSON.parse(fs.readFileSync(path.join(tmp, 'merged.sarif'), 'utf8')) as { version: string }).version, '2.1.0');
     });
 
+    it('prints the usage for --help and exits 0', async () => {
+      ws = makeWorkspace({ 'a.py': 'x = 1\n' });
+      const help = await runCli(['merge', '--help'], ws);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, /sentinel merge <reports\.\.\.>/);
+    });
+
     it('exits 2 on a missing or unreadable report, a bad policy and no report at all', async () => {
       ws = makeWorkspace({ 'a.py': 'x = 1\n' });
       const notReport = path.join(tmp, 'x.json');

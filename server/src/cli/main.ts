@@ -29,7 +29,7 @@ export const EXIT_CLEAN = 0;
 export const EXIT_BLOCKED = 1;
 export const EXIT_USAGE = 2;
 
-const HELP = `Sentinel ${ENGINE_VERSION}: guards AI workloads against dynamic-code execution.
+export const HELP = `Sentinel ${ENGINE_VERSION}: guards AI workloads against dynamic-code execution.
 
 Usage:
   sentinel sast <paths...> [--rule JIT] [--format FORMAT] [--output FILE] [--policy FILE]

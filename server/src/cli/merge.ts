@@ -6,7 +6,7 @@ import { loadBaselineFile, regate } from '../engine/baseline';
 import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type WarningCode } from '../engine/finding';
 import { type Catalog, loadCatalog, ruleSummary } from '../engine/rules/catalog';
 import { ENGINE_VERSION, gateFindings } from '../engine/scanner';
-import { applyFailOn, type CliIo, deliverReport, parseFailOn, parseOutputs, usage } from './main';
+import { applyFailOn, type CliIo, deliverReport, EXIT_CLEAN, HELP, parseFailOn, parseOutputs, usage } from './main';
 
 /** What a report adds besides its findings (read from the JSON report itself, or from a SARIF run's properties). */
 interface ReportExtras {
@@ -113,12 +113,17 @@ export async function runMerge(args: string[], io: CliIo): Promise<number> {
         'fail-on': { type: 'string' },
         color: { type: 'boolean' },
         'no-color': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (err) {
     return usage(io, (err as Error).message);
   }
   const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout(HELP);
+    return EXIT_CLEAN;
+  }
   const outputs = parseOutputs(values.format, values.report);
   if (typeof outputs === 'string') return usage(io, outputs);
   const { format, extra } = outputs;
