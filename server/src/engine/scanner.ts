@@ -130,49 +130,87 @@ export async function analyzeDocument(
 ): Promise<DocumentResult> {
   const catalog = options.catalog ?? loadCatalog();
   const enabled = options.enabled ?? enabledRules(catalog, options.rules);
-  const warnings: ScanWarning[] = [];
   let text = rawText;
   let program: NotebookProgram | undefined;
   if (lang === 'notebook') {
     try {
       program = notebookProgram(rawText);
     } catch (err) {
-      if (err instanceof NotebookError) {
-        warnings.push({ code: 'bad-notebook', path: displayPath, message: err.message });
-        return { findings: [], warnings };
-      }
+      if (err instanceof NotebookError) return { findings: [], warnings: [{ code: 'bad-notebook', path: displayPath, message: err.message }] };
       throw err;
     }
     text = program.text;
   }
   let tree: Tree | undefined = program ? undefined : options.tree;
   const ownsTree = tree === undefined;
-  const raws: RawFinding[] = [];
-  let commentLines: Set<number> | undefined;
   try {
     if (!tree && hasGrammar(lang)) tree = await parseText(lang, text);
-    if (tree) {
-      if (tree.rootNode.hasError) {
-        const firstError = firstSyntaxError(tree.rootNode);
-        const line = firstError ? firstError.startPosition.row + 1 : undefined;
-        warnings.push({
-          code: 'parse-error',
-          path: displayPath,
-          line,
-          message: `has syntax errors${line ? ` (first at line ${line})` : ''}; the rest of the file was still checked`,
-        });
-      }
-    }
-    const ctx: CheckContext = { lang, text, tree, catalog, enabled, emit: (f) => raws.push(f) };
-    checkDynamicCode(ctx);
-    await checkCacheConfig(ctx);
-    await checkCacheLoading(ctx);
-    if (tree && text.includes('sentinel:')) commentLines = linesOfComments(tree.rootNode);
+    const checked = await checkDocument(displayPath, text, lang, tree, catalog, enabled);
+    return finishDocument(displayPath, text, checked, catalog, program);
   } finally {
     if (ownsTree) tree?.delete();
   }
+}
 
-  const index = new LineIndex(text);
+/** What the checks found in one parsed text, before positions, fingerprints and inline suppressions. */
+export interface CheckedDocument {
+  raws: RawFinding[];
+  /** Warnings about the tree (syntax errors). */
+  warnings: ScanWarning[];
+  /** 1-based lines that hold comments, when the text holds an allow-comment marker (else undefined). */
+  commentLines?: Set<number>;
+}
+
+/** Runs the enabled checks on `text` (parsed as `tree` when the language has a grammar). */
+export async function checkDocument(
+  displayPath: string,
+  text: string,
+  lang: LanguageId,
+  tree: Tree | undefined,
+  catalog: Catalog,
+  enabled: Map<string, RuleCard>,
+): Promise<CheckedDocument> {
+  const raws: RawFinding[] = [];
+  const ctx: CheckContext = { lang, text, tree, catalog, enabled, emit: (f) => raws.push(f) };
+  checkDynamicCode(ctx);
+  await checkCacheConfig(ctx);
+  await checkCacheLoading(ctx);
+  return { raws, ...treeFacts(displayPath, text, tree) };
+}
+
+/** The facts of a document's tree that finishing its findings needs: syntax errors and comment lines. */
+export function treeFacts(displayPath: string, text: string, tree: Tree | undefined): { warnings: ScanWarning[]; commentLines?: Set<number> } {
+  const warnings: ScanWarning[] = [];
+  if (tree?.rootNode.hasError) {
+    const firstError = firstSyntaxError(tree.rootNode);
+    const line = firstError ? firstError.startPosition.row + 1 : undefined;
+    warnings.push({
+      code: 'parse-error',
+      path: displayPath,
+      line,
+      message: `has syntax errors${line ? ` (first at line ${line})` : ''}; the rest of the file was still checked`,
+    });
+  }
+  return { warnings, ...(tree && text.includes('sentinel:') ? { commentLines: linesOfComments(tree.rootNode) } : {}) };
+}
+
+/**
+ * Turns raw findings into full records: positions (mapped to notebook cells for a notebook's program),
+ * snippets, fingerprints, traces and inline suppressions; warns about allow comments that suppress nothing.
+ */
+export function finishDocument(
+  displayPath: string,
+  text: string,
+  checked: CheckedDocument,
+  catalog: Catalog,
+  program?: NotebookProgram,
+  /** The line index of `text`, when the caller keeps one (the language server's documents do). */
+  lines?: LineIndex,
+): DocumentResult {
+  const { commentLines } = checked;
+  const warnings = [...checked.warnings];
+  const raws = [...checked.raws];
+  const index = lines ?? new LineIndex(text);
   const allowances = inlineAllowances(text, commentLines);
   for (const bad of incompleteAllowances(text, commentLines)) {
     warnings.push({ code: 'incomplete-allow-comment', path: displayPath, line: bad.line, message: `allow comment on line ${bad.line} suppresses nothing: ${bad.problem}` });
