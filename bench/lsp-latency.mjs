@@ -404,6 +404,42 @@ async function runScript(name, doc, file, paceMs) {
   }
 }
 
+// ---- the reparse floor ---------------------------------------------------------------------------------
+
+/**
+ * The same keystrokes replayed in this process on web-tree-sitter alone, with the grammar Sentinel ships:
+ * `tree.edit` and an incremental parse from the old tree per edit, no analysis, no protocol. This is the
+ * floor of the server's latency: tree-sitter's own reparse of a large file, which rises while the file does
+ * not parse (`exec(` unclosed makes it re-read everything after it).
+ */
+async function reparseFloor(doc, script) {
+  const { Language, Parser, Edit } = await import('web-tree-sitter');
+  const grammars = path.join(REPO, 'dist', 'grammars');
+  await Parser.init({ locateFile: () => path.join(grammars, 'web-tree-sitter.wasm') });
+  const parser = new Parser();
+  parser.setLanguage(await Language.load(path.join(grammars, 'tree-sitter-python.wasm')));
+  let text = doc.text;
+  let tree = parser.parse(text);
+  const times = [];
+  for (const key of keystrokes(EDITS, doc, script).keys) {
+    let offset = 0;
+    for (let line = 0; line < key.line; line++) offset = text.indexOf('\n', offset) + 1;
+    offset += key.character;
+    const lines = key.text.split('\n');
+    const end = lines.length === 1 ? { row: key.line, column: key.character + key.text.length } : { row: key.line + lines.length - 1, column: lines[lines.length - 1].length };
+    const started = performance.now();
+    tree.edit(new Edit({ startIndex: offset, oldEndIndex: offset, newEndIndex: offset + key.text.length, startPosition: { row: key.line, column: key.character }, oldEndPosition: { row: key.line, column: key.character }, newEndPosition: end }));
+    text = text.slice(0, offset) + key.text + text.slice(offset);
+    const next = parser.parse(text, tree);
+    times.push(performance.now() - started);
+    tree.delete();
+    tree = next;
+  }
+  tree.delete();
+  parser.delete();
+  return stats(times);
+}
+
 // ---- the bench ----------------------------------------------------------------------------------------
 
 const dir = path.join(WORK, 'lsp');
@@ -417,6 +453,7 @@ if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js'))) throw new Error('dist/cli
 const scripts = [];
 for (const name of SCRIPTS) {
   const run = await runScript(name, doc, file);
+  run.reparseFloor = await reparseFloor(doc, EDIT_SCRIPTS[name]);
   // Paced typing on a fresh server, unless the sequential run already stalled the server.
   run.paced = PACED !== undefined && !run.stall ? await runScript(name, doc, file, PACED) : null;
   scripts.push(run);
@@ -439,6 +476,9 @@ for (const s of scripts) {
   report.push(
     `  [${s.script}] typing ${JSON.stringify(s.snippet)} at ${s.sites} sites: first diagnostics ${f(s.open.firstDiagnosticsMs)} ms after didOpen (${s.open.diagnostics} diagnostics; initialize ${f(s.initializeMs)} ms after spawn)`,
     `  [${s.script}] edit → publishDiagnostics for its version: p50 ${f(s.sequential.p50Ms)} ms, p95 ${f(s.sequential.p95Ms)} ms, max ${f(s.sequential.maxMs)} ms over ${s.sequential.answered}/${s.sequential.edits} edits answered; server CPU ${f(s.sequential.serverCpuMsPerEdit ?? NaN)} ms per edit`,
+  );
+  report.push(
+    `  [${s.script}] floor: web-tree-sitter's incremental reparse alone for the same edits, in-process: p50 ${f(s.reparseFloor.p50Ms)} ms, p95 ${f(s.reparseFloor.p95Ms)} ms, max ${f(s.reparseFloor.maxMs)} ms`,
   );
   if (s.stall) {
     report.push(

@@ -18,8 +18,34 @@ function pointAt(index: LineIndex, offset: number): Point {
   return { row: line - 1, column: column - 1 };
 }
 
+/**
+ * Where the text changed between two parsed versions, as one range: [start, oldEnd) of the older text became
+ * [start, newEnd) of the newer one (the union of every edit in between).
+ */
+export interface ChangedRange {
+  start: number;
+  oldEnd: number;
+  newEnd: number;
+}
+
+/** A parsed version of a document, unedited: its tree reads the text it was parsed from. */
+export interface ParsedVersion {
+  tree: Tree;
+  text: string;
+  /** Which parse of the document this was (1 for the first). */
+  generation: number;
+}
+
 export class SyntaxDocument {
+  /** The tree of the last parse, edited along with the text since (the base of the next incremental parse). */
   private tree: Tree | undefined;
+  /** An unedited copy of the last parse's tree, and the parse before that one (with the change between them). */
+  private current: ParsedVersion | undefined;
+  private before: ParsedVersion | undefined;
+  /** Edits applied since the last parse, as one range; then what changed between `before` and `current`. */
+  private pending: ChangedRange | undefined;
+  private lastChange: ChangedRange | undefined;
+  private parses = 0;
   private stale = true;
   private lineStarts: EditableLineStarts;
   private lines: LineIndex | undefined;
@@ -43,6 +69,14 @@ export class SyntaxDocument {
 
   /** Replaces [start, end) (UTF-16 offsets into the current text) with `inserted`, editing the tree to match. */
   applyChange(start: number, end: number, inserted: string): void {
+    const newEnd = start + inserted.length;
+    const p = this.pending;
+    if (!p) this.pending = { start, oldEnd: end, newEnd };
+    else {
+      // Compose with the edits before: positions after p.newEnd in the current text sit (newEnd - oldEnd) later than in the parsed one.
+      const currentEnd = Math.max(p.newEnd, end);
+      this.pending = { start: Math.min(p.start, start), oldEnd: currentEnd - (p.newEnd - p.oldEnd), newEnd: currentEnd + (newEnd - end) };
+    }
     if (this.tree) {
       const before = this.lineIndex();
       const startPosition = pointAt(before, start);
@@ -68,6 +102,7 @@ export class SyntaxDocument {
   replaceAll(text: string): void {
     this.tree?.delete();
     this.tree = undefined;
+    this.dropVersions();
     this.text = text;
     this.lineStarts = new EditableLineStarts(text);
     this.lines = undefined;
@@ -87,15 +122,49 @@ export class SyntaxDocument {
         this.tree = undefined;
         continue;
       }
+      const incremental = this.tree !== undefined && this.current !== undefined && this.pending !== undefined;
       this.tree?.delete();
       this.tree = next;
+      this.parses++;
+      this.before?.tree.delete();
+      this.before = incremental ? this.current : undefined;
+      if (!incremental) this.current?.tree.delete();
+      this.lastChange = incremental ? this.pending : undefined;
+      this.pending = undefined;
+      // A copy shares the tree's nodes; the edits of the next keystrokes go to `tree`, not to it.
+      this.current = { tree: next.copy(), text, generation: this.parses };
       this.stale = false;
     }
     return this.tree;
   }
 
+  /** Which parse the current tree is (1 for the first). */
+  get generation(): number {
+    return this.parses;
+  }
+
+  /**
+   * The parse before the current one and what changed since it (one range: [start, oldEnd) of its text
+   * became [start, newEnd) of the current text); undefined while edits are pending, before the second
+   * parse, or after a full replace. Valid until the next parse.
+   */
+  previous(): { version: ParsedVersion; change: ChangedRange } | undefined {
+    if (this.stale || !this.before || !this.lastChange) return undefined;
+    return { version: this.before, change: this.lastChange };
+  }
+
+  private dropVersions(): void {
+    this.current?.tree.delete();
+    this.before?.tree.delete();
+    this.current = undefined;
+    this.before = undefined;
+    this.pending = undefined;
+    this.lastChange = undefined;
+  }
+
   dispose(): void {
     this.tree?.delete();
     this.tree = undefined;
+    this.dropVersions();
   }
 }

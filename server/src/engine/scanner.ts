@@ -73,7 +73,8 @@ export interface DocumentResult {
   warnings: ScanWarning[];
 }
 
-function enabledRules(catalog: Catalog, selectors: string[] | undefined): Map<string, RuleCard> {
+/** The rules `selectors` (IDs, categories; all when empty) enable, by ID; a UsageError names unknown ones. */
+export function enabledRules(catalog: Catalog, selectors: string[] | undefined): Map<string, RuleCard> {
   const { rules, unknown } = selectRules(catalog, selectors ?? []);
   if (unknown.length > 0) {
     const known = [...new Set(catalog.rules.flatMap((r) => [r.category, r.id]))].join(', ');

@@ -5,6 +5,7 @@ import { URI } from 'vscode-uri';
 import type { TextDocumentContentChangeEvent } from 'vscode-languageserver/node';
 import type { LanguageId } from '../engine/finding';
 import { SyntaxDocument } from '../engine/incremental';
+import { LiveAnalysis } from '../engine/liveAnalysis';
 import { callsNvrtc, detectLanguage } from '../engine/languages';
 
 /** Plain C and C++ are only analysed while they call NVRTC, as in the CLI (checked on every change). */
@@ -54,6 +55,8 @@ export function pathToUri(fsPath: string): string {
 
 export class OpenDocument {
   readonly syntax: SyntaxDocument;
+  /** The document's analyses, which reuse the last one's raw findings after an edit inside a comment. */
+  readonly live = new LiveAnalysis();
 
   constructor(
     readonly uri: string,

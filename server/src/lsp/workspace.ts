@@ -16,7 +16,7 @@ import { loadCacheKinds } from '../engine/cacheTrees';
 import type { Finding, ScanReport } from '../engine/finding';
 import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, summarize } from '../engine/policy';
 import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog } from '../engine/rules/catalog';
-import { analyzeDocument, scanPaths } from '../engine/scanner';
+import { analyzeDocument, enabledRules, scanPaths } from '../engine/scanner';
 import { type StepLocator, toDiagnostic } from './diagnostics';
 import { findingsByCell, NotebookState } from './notebooks';
 import { OpenDocument, outOfScope, pathToUri, uriToPath } from './documents';
@@ -184,13 +184,11 @@ export class Workspace {
       this.forget(uri);
       return;
     }
-    const tree = await doc.syntax.syntaxTree();
-    // A newer version arrived while parsing: its own analysis is scheduled; do not publish stale results.
-    if (this.documents.get(uri) !== doc || doc.version !== version) return;
     // The policy's `models:` (in-house sources, sinks, sanitizers) extend the catalog this file is analysed with.
     const { policy } = this.policyFor(root ?? (fsPath ? path.dirname(fsPath) : process.cwd()));
     const catalog = catalogForPolicy(this.catalog, policy);
-    const { findings } = await analyzeDocument(displayPath, text, doc.lang, { catalog, rules: this.settings.rules, tree });
+    const { findings } = await doc.live.analyze(displayPath, doc.syntax, catalog, enabledRules(catalog, this.settings.rules));
+    // A newer version arrived meanwhile: its own analysis is scheduled; do not publish stale results.
     if (this.documents.get(uri) !== doc || doc.version !== version) return;
     applyPolicy(findings, policy, { baseDir: root ?? process.cwd() });
     const file: KnownFile = { uri, findings, text, converter: doc.converter(this.encoding) };
