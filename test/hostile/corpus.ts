@@ -8,6 +8,9 @@ import * as path from 'node:path';
 /** The sink every good file holds: a parameter reaching eval(), which JIT-EVAL-COMPILE reports (HIGH, blocks). */
 export const GOOD_SOURCE = 'def calculator(expression):\n    return eval(expression)\n';
 
+/** The good sink after an emoji (two UTF-16 code units) and CJK text on its line: `eval` is at line 3, column 24. */
+export const UTF16_WIDE_SOURCE = '# \u{1f680} \u542f\u52a8\ndef calculator(expression):\n    s = "\u{1f600}\u4e2d\u6587"; return eval(expression)\n';
+
 /** 50 MB: ten times the default --max-file-size, so the size check, not the parser, must stop it. */
 export const HUGE_BYTES = 50 * 1024 * 1024;
 
@@ -72,6 +75,12 @@ export function sourceCases(): Record<string, string | Buffer> {
     Buffer.from(GOOD_SOURCE),
   ]);
   const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(GOOD_SOURCE, 'utf16le')]);
+  // UTF-16BE with CRLF breaks (byte-swapped UTF-16LE after FE FF), and UTF-16LE with CR-only breaks and an emoji
+  // and CJK text before the sink on its line: decoded, their lines and UTF-16 columns are the UTF-8 file's.
+  const utf16be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(GOOD_SOURCE.replace(/\n/g, '\r\n'), 'utf16le').swap16()]);
+  const utf16CrOnly = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(UTF16_WIDE_SOURCE.replace(/\n/g, '\r'), 'utf16le')]);
+  // The same UTF-16 text without its BOM: NUL bytes and nothing that says they are text, so binary.
+  const utf16NoBom = Buffer.from(GOOD_SOURCE, 'utf16le');
   const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(GOOD_SOURCE)]);
   // A NUL byte past the binary sniff window (8,000 bytes): the file is text that happens to hold a NUL.
   const lateNul = Buffer.concat([Buffer.from(`# ${'n'.repeat(9000)}\ns = "a`), Buffer.from([0]), Buffer.from('b"\n'), Buffer.from(GOOD_SOURCE)]);
@@ -82,6 +91,9 @@ export function sourceCases(): Record<string, string | Buffer> {
     'encoding/latin1.py': latin1,
     'encoding/mixed.py': mixed,
     'encoding/utf16.py': utf16,
+    'encoding/utf16_be_crlf.py': utf16be,
+    'encoding/utf16_cr_only.py': utf16CrOnly,
+    'binary/utf16_no_bom.py': utf16NoBom,
     'encoding/bom.py': bom,
     'encoding/crlf.py': `import os\r\n\r\n${GOOD_SOURCE.replace(/\n/g, '\r\n')}`,
     'encoding/cr_only.py': `import os\r\r${GOOD_SOURCE.replace(/\n/g, '\r')}`,

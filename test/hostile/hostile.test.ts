@@ -99,16 +99,14 @@ describe('hostile input', function () {
         'bad-notebook notebooks/truncated.ipynb',
         'binary binary/bundle.js',
         'binary binary/kernel.cu',
+        // UTF-16 without a BOM is NUL bytes and nothing that says they are text; with one it is decoded and scanned.
+        'binary binary/utf16_no_bom.py',
         'binary binary/weights.py',
-        // UTF-16 text is full of NUL bytes: Sentinel reads UTF-8 (and Latin-1 with a warning), not UTF-16.
-        'binary encoding/utf16.py',
         'not-regular-file special/pipe.py',
         ...(special.device ? ['not-regular-file special/null_device.py'] : []),
         'not-utf8 encoding/latin1.py',
         'not-utf8 encoding/mixed.py',
         'parse-error deep/unclosed.py:1',
-        // tree-sitter's Python grammar does not end lines at a lone CR; the line count (and findings) do.
-        'parse-error encoding/cr_only.py',
         'parse-error halftyped/eval_open.py:5',
         'parse-error halftyped/exec_fstring.py:4',
         'parse-error halftyped/unterminated.js:2',
@@ -152,6 +150,10 @@ describe('hostile input', function () {
         EVAL('encoding/crlf.py', 4),
         EVAL('encoding/latin1.py', 4),
         EVAL('encoding/mixed.py', 5),
+        EVAL('encoding/utf16.py', 2),
+        EVAL('encoding/utf16_be_crlf.py', 2),
+        // After an emoji (two code units) and two CJK characters: the column counts UTF-16 code units.
+        EVAL('encoding/utf16_cr_only.py', 3, 24),
         EVAL('good/calc.py', 2),
         // A half-typed `eval(` or `exec(f"{` has no argument yet: nothing to report there, the good sink stays.
         EVAL('halftyped/eval_open.py', 2),
@@ -166,7 +168,7 @@ describe('hostile input', function () {
       ].sort());
       assert.ok(!report.findings.some((f) => f.evidence.path.includes('outside') || f.evidence.path.includes('leak')));
       // Files analysed, bad notebooks included (they were read and found not to be notebooks).
-      assert.equal(report.filesScanned, 22);
+      assert.equal(report.filesScanned, 25);
     });
 
     it('writes SARIF that passes the SARIF validator with the GitHub rules', () => {

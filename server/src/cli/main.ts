@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyBaseline, BaselineError, loadBaselineFile, regate } from '../engine/baseline';
-import { type ChangeSet, type Finding, type ScanReport, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
+import { type ChangeSet, type Finding, type ScanReport, type ScanWarning, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
 import { changedFiles, comparisonCommit, copyTreeAt, GitError, repositoryRoot, resolveCommit } from '../engine/git';
 import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from '../engine/languages';
 import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy';
@@ -334,11 +334,14 @@ async function baselineFromRef(
   }
 }
 
-/** The result cache in `dir` (default: the per-user cache folder); a refused folder is a warning and no cache. */
-function openCache(dir: string | undefined, io: CliIo): ResultCache | undefined {
+/**
+ * The result cache in `dir` (default: the per-user cache folder). A refused folder means no cache, a line on
+ * stderr now and a `cache-refused` warning to put in the report, where CI logs and SARIF show it.
+ */
+function openCache(dir: string | undefined, io: CliIo): { cache?: ResultCache; refusal?: ScanWarning } {
   const opened = openResultCache(dir ?? defaultCacheDir(), { engine: engineIdentity() });
   if (opened.warning) io.stderr(`sentinel: warning: ${opened.warning}\n`);
-  return opened.cache;
+  return opened.cache ? { cache: opened.cache } : { refusal: opened.refusal };
 }
 
 async function runSast(args: string[], io: CliIo): Promise<number> {
@@ -432,7 +435,7 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   // Git reports real paths; with git in play the scan uses them too, so report paths and git paths agree.
   const scanBaseDir = scope ? scope.baseDir : baseDir;
   const scanRoots = scope ? scope.roots : positionals.map((p) => path.resolve(p));
-  const cache = values['no-cache'] ? undefined : openCache(values['cache-dir'], io);
+  const { cache, refusal: cacheRefusal } = values['no-cache'] ? {} : openCache(values['cache-dir'], io);
   const start = new Date();
   const report = await scanPaths(changed ? changed.files : scope ? scope.roots : positionals, {
     catalog,
@@ -445,6 +448,7 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
     shard,
   });
   if (changed) report.changes = changed.changes;
+  if (cacheRefusal) report.warnings.unshift(cacheRefusal);
   if (failOn !== undefined) {
     applyFailOn(report.findings, failOn);
     regate(report);

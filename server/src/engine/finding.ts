@@ -137,7 +137,9 @@ export type WarningCode =
   | 'bad-notebook'
   | 'policy-expired-allowlist'
   | 'incomplete-allow-comment'
-  | 'internal-error';
+  | 'internal-error'
+  /** The result cache folder was refused (others could write it, a symlink, not ours) or unusable; its path is the folder. */
+  | 'cache-refused';
 
 /** A problem with one input that did not stop the scan. Always names the file and the reason. */
 export interface ScanWarning {

@@ -8,6 +8,16 @@ function startsLine(text: string, offset: number): boolean {
   return before === 10 || (before === 13 && text.charCodeAt(offset) !== 10);
 }
 
+/**
+ * `text` with every lone CR (an old Mac line break) turned into a LF; CRLF stays. The length is the same, so
+ * offsets, columns and line numbers do not move. tree-sitter ends lines at LF only: its rows, and Python's
+ * newline token, ignore a lone CR, so a CR-only file parsed as it is reads as one long line with syntax
+ * errors. Parsed after this, its rows agree with `LineIndex`, which ends lines at LF, CRLF and lone CR.
+ */
+export function withLoneCrAsLf(text: string): string {
+  return text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text;
+}
+
 /** The 0-based offsets where the lines of `text` start (the first is always 0). */
 export function lineStartsOf(text: string): number[] {
   const starts = [0];

@@ -26,15 +26,15 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env, platform: 
   return path.join(home, '.cache', 'sentinel');
 }
 
-/** Why a cache folder is unsafe to load from (others could plant results), or undefined when it is safe. */
-export function unsafeCacheDir(dir: string, stat: fs.Stats): string | undefined {
-  if (!stat.isDirectory()) return `${dir} is not a directory`;
+/** Why a cache folder is unsafe to load from (others could plant results) after its name, or undefined when it is safe. */
+export function unsafeCacheDir(stat: fs.Stats): string | undefined {
+  if (!stat.isDirectory()) return 'is not a directory';
   if (process.platform === 'win32') return undefined; // modes do not describe Windows ACLs
   const mode = `0${(stat.mode & 0o777).toString(8)}`;
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid !== undefined && stat.uid !== uid) return `${dir} is owned by uid ${stat.uid}, not by this user (uid ${uid}; mode ${mode})`;
-  if (stat.mode & 0o002) return `${dir} is world-writable (mode ${mode})`;
-  if (stat.mode & 0o020) return `${dir} is group-writable (mode ${mode})`;
+  if (uid !== undefined && stat.uid !== uid) return `is owned by uid ${stat.uid}, not by this user (uid ${uid}; mode ${mode})`;
+  if (stat.mode & 0o002) return `is world-writable (mode ${mode})`;
+  if (stat.mode & 0o020) return `is group-writable (mode ${mode})`;
   return undefined;
 }
 
@@ -45,30 +45,46 @@ export interface OpenCacheOptions {
   engine: string;
 }
 
-export type OpenCacheResult = { cache: ResultCache; warning?: undefined } | { cache?: undefined; warning: string };
+/**
+ * A cache that was opened, or why none was: `warning` is the line for stderr and `refusal` the same reason as a
+ * `cache-refused` warning for the report, so that CI logs, SARIF and the other formats show it too.
+ */
+export type OpenCacheResult = { cache: ResultCache; warning?: undefined; refusal?: undefined } | { cache?: undefined; warning: string; refusal: ScanWarning };
+
+const REFUSAL_ADVICE = 'Use a folder only you can write (chmod 700), --cache-dir DIR, or --no-cache';
+
+/** Both forms of "not using the cache in `dir`": `reason` reads after the folder's name ("is a symbolic link"). */
+function refuse(dir: string, reason: string, unsafe: boolean): OpenCacheResult {
+  const why = unsafe ? `${reason}; others could plant results there` : reason;
+  return {
+    warning: `not using the result cache: ${dir} ${why}${unsafe ? `. ${REFUSAL_ADVICE}` : ''}`,
+    refusal: { code: 'cache-refused', path: dir, message: `${why}, so this scan ran without the result cache.${unsafe ? ` ${REFUSAL_ADVICE}` : ''}` },
+  };
+}
 
 /**
  * Opens (creating it with mode 0700 when missing) a cache folder. A folder that is group- or world-writable,
- * owned by another user, or not a folder at all is refused with a warning that names it and its mode: the
- * scan then runs without a cache.
+ * owned by another user, a symlink or not a folder at all is refused with a warning that names it and its
+ * mode; so is one that cannot be created or examined. The scan then runs without a cache.
  */
 export function openResultCache(dir: string, options: OpenCacheOptions): OpenCacheResult {
   const abs = path.resolve(dir);
   try {
     fs.mkdirSync(abs, { recursive: true, mode: 0o700 });
   } catch (err) {
-    return { warning: `not using the result cache ${abs}: it cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+    return refuse(abs, `cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, false);
   }
   let stat: fs.Stats;
   try {
     // lstat: a symlink planted in place of the folder is refused, not followed.
     stat = fs.lstatSync(abs);
   } catch (err) {
-    return { warning: `not using the result cache ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    return refuse(abs, `cannot be examined (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, false);
   }
-  if (stat.isSymbolicLink()) return { warning: `not using the result cache ${abs}: it is a symbolic link` };
-  const unsafe = unsafeCacheDir(abs, stat);
-  if (unsafe) return { warning: `not using the result cache: ${unsafe}; others could plant results there. Use a folder only you can write (chmod 700), --cache-dir DIR, or --no-cache` };
+  if (stat.isSymbolicLink()) return refuse(abs, 'is a symbolic link', true);
+  if (!stat.isDirectory()) return refuse(abs, 'is not a directory', false);
+  const unsafe = unsafeCacheDir(stat);
+  if (unsafe) return refuse(abs, unsafe, true);
   return { cache: new ResultCache(abs, options) };
 }
 

@@ -327,21 +327,43 @@ function readBytes(realPath: string, display: string, maxBytes: number): { bytes
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-  if (buf.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
-    return { head: buf.subarray(0, 64 * 1024), warnings: [{ code: 'binary', path: display, message: 'holds NUL bytes (a binary file with a source extension); not scanned' }] };
+  // UTF-16 with a BOM holds a NUL byte in every ASCII character, yet is text: it is binary only if its decoded
+  // characters hold U+0000 (UTF-32LE's BOM, FF FE 00 00, starts like UTF-16LE's). Its head goes back as UTF-8,
+  // so a shebang in it still tells the language.
+  const utf16 = buf[0] === 0xff && buf[1] === 0xfe ? 'utf-16le' : buf[0] === 0xfe && buf[1] === 0xff ? 'utf-16be' : undefined;
+  if (utf16) {
+    const head = new TextDecoder(utf16).decode(buf.subarray(0, 64 * 1024));
+    if (!head.slice(0, BINARY_SNIFF_BYTES / 2).includes('\0')) return { bytes: buf, head: Buffer.from(head, 'utf8'), warnings: [] };
+  } else if (!buf.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
+    return { bytes: buf, head: buf.subarray(0, 64 * 1024), warnings: [] };
   }
-  return { bytes: buf, head: buf.subarray(0, 64 * 1024), warnings: [] };
+  return { head: buf.subarray(0, 64 * 1024), warnings: [{ code: 'binary', path: display, message: 'holds NUL bytes (a binary file with a source extension); not scanned' }] };
 }
 
-/** The text of a file's bytes (a UTF-8 BOM dropped), with a warning when they are not valid UTF-8. */
+/**
+ * The text of a file's bytes: UTF-16LE/BE when a BOM says so, else UTF-8 (a BOM dropped either way), with a
+ * warning when they are not valid in their encoding. Lone CRs become LFs, as `withLoneCrAsLf` in lines.ts
+ * explains: the same length, so positions do not move, but tree-sitter then sees the lines a CR-only file has.
+ */
 function decodeSource(buf: Buffer, display: string): { text: string; warnings: ScanWarning[] } {
-  let body = buf;
-  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
   const warnings: ScanWarning[] = [];
-  if (isUtf8Invalid(body)) {
-    warnings.push({ code: 'not-utf8', path: display, message: 'is not valid UTF-8; scanned with invalid bytes replaced, so columns on affected lines may be off' });
+  const invalid = (encoding: string): ScanWarning => ({ code: 'not-utf8', path: display, message: `is not valid ${encoding}; scanned with invalid bytes replaced, so columns on affected lines may be off` });
+  const utf16 = buf[0] === 0xff && buf[1] === 0xfe ? 'utf-16le' : buf[0] === 0xfe && buf[1] === 0xff ? 'utf-16be' : undefined;
+  let text: string;
+  if (utf16) {
+    try {
+      text = new TextDecoder(utf16, { fatal: true }).decode(buf);
+    } catch {
+      text = new TextDecoder(utf16).decode(buf);
+      warnings.push(invalid(utf16.toUpperCase()));
+    }
+  } else {
+    let body = buf;
+    if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) body = body.subarray(3);
+    if (isUtf8Invalid(body)) warnings.push(invalid('UTF-8'));
+    text = body.toString('utf8');
   }
-  return { text: body.toString('utf8'), warnings };
+  return { text: text.includes('\r') ? text.replace(/\r(?!\n)/g, '\n') : text, warnings };
 }
 
 function commonDir(paths: string[]): string {
