@@ -8,7 +8,7 @@ import { type CacheConfigData, loadCacheKinds } from '../cacheTrees';
 import type { Confidence } from '../finding';
 import { languageFamily } from '../languages';
 import type { RuleCard } from '../rules/catalog';
-import { type CheckContext, scopeNames } from './context';
+import { type CheckContext, type FindingSpot, rawFindingAt, scopeNames } from './context';
 import type { LanguageAdapter } from './expressions';
 import { JavaScriptFile } from './javascript';
 import { PythonFile } from './python';
@@ -81,12 +81,8 @@ function literalPlace(value: string, d: CacheRuleData): Place | undefined {
   return undefined;
 }
 
-interface At {
-  start: number;
-  end: number;
-  nodeType: string;
-  scope: string[];
-}
+/** Every configuration finding names its scope. */
+type At = Required<FindingSpot>;
 
 interface Emit {
   setting(data: CacheRuleData, at: At, variable: string, value: string, where: Place): void;
@@ -97,33 +93,20 @@ function makeEmitter(ctx: CheckContext): Emit {
   return {
     setting: (data, at, variable, value, where) =>
       ctx.emit({
-        ruleId: data.rule.id,
-        startOffset: at.start,
-        endOffset: at.end,
-        nodeType: at.nodeType,
-        signal:
+        ...rawFindingAt(
+          data.rule.id,
+          at,
           where.kind === 'shared'
             ? `\`${variable}\` is set to \`${value}\`, under ${where.place}, which other users and processes can write`
             : `\`${variable}\` is set to \`${value}\`, ${where.place}: whoever can write the checkout or the working directory (a pull request, a restored CI cache, a shared volume) writes the compiled code this process loads`,
-        confidence: where.kind === 'shared' ? 'high' : 'medium',
-        scope: at.scope,
+          where.kind === 'shared' ? 'high' : 'medium',
+        ),
         variable,
         value,
         fix: { kind: 'per-user-cache', variable },
       }),
     mode: (data, at, what) =>
-      ctx.emit({
-        ruleId: data.rule.id,
-        startOffset: at.start,
-        endOffset: at.end,
-        nodeType: at.nodeType,
-        signal: what.signal,
-        confidence: what.confidence,
-        scope: at.scope,
-        api: what.api,
-        value: what.value,
-        fix: { kind: 'restrict-mode' },
-      }),
+      ctx.emit({ ...rawFindingAt(data.rule.id, at, what.signal, what.confidence), api: what.api, value: what.value, fix: { kind: 'restrict-mode' } }),
   };
 }
 

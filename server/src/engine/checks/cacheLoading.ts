@@ -7,7 +7,7 @@ import { loadCacheKinds, type LoadingConfig, nameMatcher, type NameMatcher } fro
 import type { Confidence } from '../finding';
 import { languageFamily } from '../languages';
 import type { RuleCard } from '../rules/catalog';
-import { type CheckContext, rawTraceFrom, scopeNames } from './context';
+import { type CheckContext, type FindingSpot, rawFindingAt, rawTraceFrom, scopeNames } from './context';
 import { checkModuleLoads } from './cuda';
 import { ExpressionReasoner, snippetOf } from './expressions';
 import { PythonFile } from './python';
@@ -59,19 +59,13 @@ function loadingData(ctx: CheckContext): LoadingData | undefined {
  * rewrite to config findings that carry a `variable`, and a Redis host or a cache manager is no folder.
  */
 interface Emit {
-  (at: { start: number; end: number; nodeType: string; scope?: string[] }, what: { signal: string; confidence: Confidence; setting?: string; value?: string; api?: string; trace?: ReturnType<typeof rawTraceFrom> }): void;
+  (at: FindingSpot, what: { signal: string; confidence: Confidence; setting?: string; value?: string; api?: string; trace?: ReturnType<typeof rawTraceFrom> }): void;
 }
 
 function emitter(ctx: CheckContext, data: LoadingData): Emit {
   return (at, what) =>
     ctx.emit({
-      ruleId: data.rule.id,
-      startOffset: at.start,
-      endOffset: at.end,
-      nodeType: at.nodeType,
-      signal: what.signal,
-      confidence: what.confidence,
-      scope: at.scope ?? [],
+      ...rawFindingAt(data.rule.id, at, what.signal, what.confidence),
       ...(what.value !== undefined ? { value: what.value } : {}),
       ...(what.api ?? what.setting ? { api: what.api ?? what.setting } : {}),
       ...(what.trace ? { trace: what.trace } : {}),

@@ -27,6 +27,19 @@ export interface RawFinding {
   fix?: { kind: string; [key: string]: unknown };
 }
 
+/** Where a finding stands, as the configuration and cache checks record it: offsets, node type, scope. */
+export interface FindingSpot {
+  start: number;
+  end: number;
+  nodeType: string;
+  scope?: string[];
+}
+
+/** The fields every raw finding has, for a finding of `ruleId` at `at`; the check adds its own. */
+export function rawFindingAt(ruleId: string, at: FindingSpot, signal: string, confidence: Confidence): RawFinding {
+  return { ruleId, startOffset: at.start, endOffset: at.end, nodeType: at.nodeType, signal, confidence, scope: at.scope ?? [] };
+}
+
 export interface CheckContext {
   lang: LanguageId;
   text: string;

@@ -55,7 +55,7 @@ export interface LanguageAdapter {
   attributeValues?(node: Node): { node: Node; value: Node }[];
   /** The source a parameter is (a route handler's or an agent tool's). */
   parameterSource?(b: Extract<Binding, { kind: 'param' }>): SourceHit | undefined;
-  /** A sanitizer at `node`: a cast, or a guard around a name's use. */
+  /** A sanitizer at `node`: a cast, or a guard around a name's use (python.ts and javascript.ts find them with sanitizers.ts). */
   sanitizerAt?(node: Node): SanitizerHit | undefined;
   /** A readable name of a function node, for trace notes and summaries (`Calc.run`). */
   functionName?(fn: Node): string;

@@ -5,6 +5,7 @@ import type { SourceModel } from '../rules/catalog';
 import type { Binding, ExprShape, LanguageAdapter, SanitizerHit, SourceHit } from './expressions';
 import { type CallInfo, CallIndex } from './callIndex';
 import { isStrictPattern, matchesName, receiverPattern } from './models';
+import { type GuardSyntax, type PassedGuard, Sanitizers } from './sanitizers';
 
 type ParamBinding = Extract<Binding, { kind: 'param' }>;
 const FUNCTION_TYPES = new Set(['function_declaration', 'function_expression', 'function', 'arrow_function', 'method_definition', 'generator_function_declaration', 'generator_function']);
@@ -16,6 +17,15 @@ const SCOPE_TYPES = new Set([
   'program', 'function_declaration', 'function_expression', 'function', 'arrow_function', 'method_definition',
   'generator_function_declaration', 'generator_function', 'class_static_block',
 ]);
+/** JavaScript's spelling of guards; sanitizers.ts walks them. Every scope but the program bounds a guard. */
+const JAVASCRIPT_GUARDS: GuardSyntax = {
+  call: 'call_expression',
+  castCallees: new Set(['identifier', 'member_expression']),
+  boundaries: new Set([...SCOPE_TYPES].filter((t) => t !== 'program')),
+  blocks: new Set(['statement_block', 'program']),
+  not: { type: 'unary_expression', operator: '!' },
+  junction: { type: 'binary_expression', and: '&&', or: '||' },
+};
 /** Objects through which browser and Node code reach globals (`window.eval`, `globalThis.Function`). */
 const GLOBAL_OBJECTS = new Set(['window', 'globalThis', 'self', 'global']);
 const STRING_TYPES = new Set(['string', 'template_string']);
@@ -50,7 +60,12 @@ export class JavaScriptFile implements LanguageAdapter {
   private readonly calleeCache = new Map<number, Node | null>();
   private readonly returnCache = new Map<number, Node[]>();
   private readonly attributeCache = new Map<string, { node: Node; value: Node }[]>();
-  private readonly guardCache = new Map<number, SanitizerHit | null>();
+  private readonly sanitizers = new Sanitizers(JAVASCRIPT_GUARDS, {
+    casts: () => this.sources.sanitizers?.casts,
+    qualifiedName: (node) => this.qualifiedName(node),
+    passed: (stmt) => this.passedGuard(stmt),
+    test: (cond, name, holds) => this.guardTest(cond, name, holds),
+  });
 
   constructor(
     readonly tree: Tree,
@@ -754,39 +769,13 @@ export class JavaScriptFile implements LanguageAdapter {
   // ---- sanitizers ----------------------------------------------------------------------------------
 
   sanitizerAt(node: Node): SanitizerHit | undefined {
-    if (node.type === 'call_expression') {
-      const fn = node.childForFieldName('function');
-      if (fn?.type !== 'identifier' && fn?.type !== 'member_expression') return undefined;
-      const q = this.qualifiedName(fn);
-      const cast = q ? this.sources.sanitizers?.casts.find((c) => matchesName(q, c.api)) : undefined;
-      return cast ? { note: cast.note, safe: true } : undefined;
-    }
-    if (node.type !== 'identifier') return undefined;
-    const cached = this.guardCache.get(node.id);
-    if (cached !== undefined) return cached ?? undefined;
-    const found = this.guardAround(node);
-    this.guardCache.set(node.id, found ?? null);
-    return found;
+    return this.sanitizers.at(node);
   }
 
-  private guardAround(use: Node): SanitizerHit | undefined {
-    const name = use.text;
-    let cur: Node = use;
-    for (let p = use.parent; p; cur = p, p = p.parent) {
-      if (SCOPE_TYPES.has(p.type) && p.type !== 'program') break;
-      if (p.type === 'if_statement' && p.childForFieldName('consequence')?.id === cur.id) {
-        const g = this.guardCondition(p.childForFieldName('condition'), name, true);
-        if (g) return g;
-      }
-      if (p.type === 'statement_block' || p.type === 'program') {
-        for (let sib = cur.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
-          if (sib.type !== 'if_statement' || sib.childForFieldName('alternative') || !this.terminates(sib.childForFieldName('consequence'))) continue;
-          const g = this.guardCondition(sib.childForFieldName('condition'), name, false);
-          if (g) return g;
-        }
-      }
-    }
-    return undefined;
+  /** What getting past `stmt` proves: an `if` without `else` whose branch throws or returns failed. */
+  private passedGuard(stmt: Node): PassedGuard | undefined {
+    if (stmt.type !== 'if_statement' || stmt.childForFieldName('alternative') || !this.terminates(stmt.childForFieldName('consequence'))) return undefined;
+    return { condition: stmt.childForFieldName('condition'), holds: false };
   }
 
   private terminates(stmt: Node | null): boolean {
@@ -797,18 +786,13 @@ export class JavaScriptFile implements LanguageAdapter {
     return !!last && TERMINATORS.has(last.type);
   }
 
-  private guardCondition(cond: Node | null | undefined, name: string, holds: boolean): SanitizerHit | undefined {
-    if (!cond) return undefined;
+  /** JavaScript's own guard tests: membership in a literal map or allowlist, equality, `typeof`, a strict regex. */
+  private guardTest(cond: Node, name: string, holds: boolean): SanitizerHit | undefined {
     switch (cond.type) {
-      case 'parenthesized_expression':
-        return this.guardCondition(cond.namedChildren[0], name, holds);
-      case 'unary_expression':
-        return cond.childForFieldName('operator')?.text === '!' ? this.guardCondition(cond.childForFieldName('argument'), name, !holds) : undefined;
       case 'binary_expression': {
         const op = cond.childForFieldName('operator')?.text;
         const left = cond.childForFieldName('left');
         const right = cond.childForFieldName('right');
-        if ((op === '&&' && holds) || (op === '||' && !holds)) return this.guardCondition(left, name, holds) ?? this.guardCondition(right, name, holds);
         if (op === 'in' && holds && left?.type === 'identifier' && left.text === name) {
           const keys = this.literalCollection(right, 'keys');
           if (keys?.length) return { note: `membership in the literal map \`${snippet(right!.text)}\``, safe: true };

@@ -6,11 +6,21 @@ import type { SourceModel } from '../rules/catalog';
 import type { Binding, ExprShape, LanguageAdapter, SanitizerHit, SourceHit } from './expressions';
 import { type CallInfo, CallIndex } from './callIndex';
 import { isAnchored, isStrictPattern, matchesName, receiverPattern } from './models';
+import { type GuardSyntax, type GuardWalk, type PassedGuard, Sanitizers } from './sanitizers';
 
 type ParamBinding = Extract<Binding, { kind: 'param' }>;
 /** Statements that end a guard's branch: the code after the `if` only runs when the guard held. */
 const TERMINATORS = new Set(['raise_statement', 'return_statement', 'continue_statement', 'break_statement']);
 const EXIT_CALLS = new Set(['abort', 'flask.abort', 'sys.exit', 'builtins.exit', 'os._exit', 'exit', 'quit', 'builtins.quit']);
+/** Python's spelling of guards; sanitizers.ts walks them. */
+const PYTHON_GUARDS: GuardSyntax = {
+  call: 'call',
+  castCallees: new Set(['identifier', 'attribute']),
+  boundaries: new Set(['function_definition', 'lambda', 'class_definition']),
+  blocks: new Set(['block', 'module']),
+  not: { type: 'not_operator' },
+  junction: { type: 'boolean_operator', and: 'and', or: 'or' },
+};
 const COLLECTION_TYPES = new Set(['list', 'tuple', 'set', 'dictionary']);
 
 const PYTHON_BUILTINS = new Set([
@@ -73,7 +83,12 @@ export class PythonFile implements LanguageAdapter {
   private readonly returnCache = new Map<number, Node[]>();
   private readonly attributeCache = new Map<string, { node: Node; value: Node }[]>();
   private readonly calleeCache = new Map<number, Node | null>();
-  private readonly guardCache = new Map<number, SanitizerHit | null>();
+  private readonly sanitizers = new Sanitizers(PYTHON_GUARDS, {
+    casts: () => this.sources.sanitizers?.casts,
+    qualifiedName: (node) => this.qualifiedName(node),
+    passed: (stmt) => this.passedGuard(stmt),
+    test: (cond, name, holds, walk) => this.guardTest(cond, name, holds, walk),
+  });
 
   /** One analysis per tree, shared by the checks that run on it. */
   static of(tree: Tree, sources: SourceModel): PythonFile {
@@ -883,40 +898,13 @@ export class PythonFile implements LanguageAdapter {
   // ---- sanitizers ----------------------------------------------------------------------------------
 
   sanitizerAt(node: Node): SanitizerHit | undefined {
-    if (node.type === 'call') {
-      const fn = node.childForFieldName('function');
-      if (fn?.type !== 'identifier' && fn?.type !== 'attribute') return undefined;
-      const q = this.qualifiedName(fn);
-      const cast = q ? this.sources.sanitizers?.casts.find((c) => matchesName(q, c.api)) : undefined;
-      return cast ? { note: cast.note, safe: true } : undefined;
-    }
-    if (node.type !== 'identifier') return undefined;
-    const cached = this.guardCache.get(node.id);
-    if (cached !== undefined) return cached ?? undefined;
-    const found = this.guardAround(node);
-    this.guardCache.set(node.id, found ?? null);
-    return found;
+    return this.sanitizers.at(node);
   }
 
-  /** A guard that must have held for the code at `use` to run: an enclosing `if`, or an earlier `if …: raise`. */
-  private guardAround(use: Node): SanitizerHit | undefined {
-    const name = use.text;
-    let cur: Node = use;
-    for (let p = use.parent; p; cur = p, p = p.parent) {
-      if (p.type === 'function_definition' || p.type === 'lambda' || p.type === 'class_definition') break;
-      if (p.type === 'if_statement' && p.childForFieldName('consequence')?.id === cur.id) {
-        const g = this.guardCondition(p.childForFieldName('condition'), name, true);
-        if (g) return g;
-      }
-      if (p.type === 'block' || p.type === 'module') {
-        for (let sib = cur.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
-          let g: SanitizerHit | undefined;
-          if (sib.type === 'if_statement' && this.terminates(sib.childForFieldName('consequence'))) g = this.guardCondition(sib.childForFieldName('condition'), name, false);
-          else if (sib.type === 'assert_statement') g = this.guardCondition(sib.namedChildren[0], name, true);
-          if (g) return g;
-        }
-      }
-    }
+  /** What getting past `stmt` proves: `if …: raise` (or return, or `sys.exit()`) failed, `assert` held. */
+  private passedGuard(stmt: Node): PassedGuard | undefined {
+    if (stmt.type === 'if_statement' && this.terminates(stmt.childForFieldName('consequence'))) return { condition: stmt.childForFieldName('condition'), holds: false };
+    if (stmt.type === 'assert_statement') return { condition: stmt.namedChildren[0], holds: true };
     return undefined;
   }
 
@@ -929,25 +917,9 @@ export class PythonFile implements LanguageAdapter {
     return !!fn && (EXIT_CALLS.has(fn.text) || EXIT_CALLS.has(this.qualifiedName(fn) ?? ''));
   }
 
-  /** Whether `cond` being `holds` proves that `name` is safe: allowlist membership, a strict pattern, a type test. */
-  private guardCondition(cond: Node | null | undefined, name: string, holds: boolean): SanitizerHit | undefined {
-    if (!cond) return undefined;
+  /** Python's own guard tests: allowlist membership, equality, a strict pattern, a type test; `… is not None` walks on. */
+  private guardTest(cond: Node, name: string, holds: boolean, walk: GuardWalk): SanitizerHit | undefined {
     switch (cond.type) {
-      case 'parenthesized_expression':
-        return this.guardCondition(cond.namedChildren[0], name, holds);
-      case 'not_operator':
-        return this.guardCondition(cond.childForFieldName('argument'), name, !holds);
-      case 'boolean_operator': {
-        const op = cond.childForFieldName('operator')?.text;
-        // Inside `if a and b:` both held; after `if a or b: raise` both failed.
-        if ((op === 'and' && holds) || (op === 'or' && !holds)) {
-          for (const side of [cond.childForFieldName('left'), cond.childForFieldName('right')]) {
-            const g = this.guardCondition(side, name, holds);
-            if (g) return g;
-          }
-        }
-        return undefined;
-      }
       case 'comparison_operator': {
         const [left, right] = cond.namedChildren;
         const op = cond.children.filter((c) => c && !c.isNamed).map((c) => c!.text).join(' ');
@@ -959,7 +931,7 @@ export class PythonFile implements LanguageAdapter {
           return undefined;
         }
         if ((op === 'is not' && holds) || (op === 'is' && !holds) || (op === '!=' && holds) || (op === '==' && !holds)) {
-          if (right.type === 'none') return this.guardCondition(left, name, true);
+          if (right.type === 'none') return walk(left, true);
         }
         if (op === '==' && holds && left.type === 'identifier' && left.text === name && this.isLiteral(right)) return { note: `equality with \`${snippet(right.text)}\``, safe: true };
         return undefined;
