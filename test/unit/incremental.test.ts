@@ -37,6 +37,26 @@ describe('SyntaxDocument', () => {
     doc.dispose();
   });
 
+  it('parses lone CRs as line breaks (as the editor and the CLI read them) and finds the sinks on their lines', async () => {
+    const lf = 'import os\n\ndef run(e):\n    # check nothing\n    return eval(e)\n';
+    const cr = lf.replace(/\n/g, '\r');
+    const doc = new SyntaxDocument('python', cr);
+    const tree = await doc.syntaxTree();
+    assert.equal(tree!.rootNode.hasError, false, 'a CR-only file is not one long line with syntax errors');
+    assert.equal(doc.content, cr, 'the document keeps the text the editor has');
+    const live = await analyzeDocument('cr.py', doc.content, 'python', { tree });
+    const plain = await analyzeDocument('lf.py', lf, 'python');
+    assert.deepEqual(live.findings.map((f) => [f.evidence.startLine, f.evidence.startColumn]), [[5, 12]]);
+    assert.deepEqual(live.findings.map((f) => [f.evidence.startLine, f.evidence.startColumn]), plain.findings.map((f) => [f.evidence.startLine, f.evidence.startColumn]));
+    assert.deepEqual(live.warnings, []);
+    doc.dispose();
+  });
+
+  it('names the line of a syntax error that is a missing token (a zero-width node)', async () => {
+    const { warnings } = await analyzeDocument('m.py', 'x = 1\ndef broken(:\n    pass\n', 'python');
+    assert.deepEqual(warnings.map((w) => [w.code, w.line]), [['parse-error', 2]]);
+  });
+
   it('keeps an edit made while the first parse was loading its grammar', async () => {
     // TypeScript's grammar is not loaded by any earlier test in this file: the first parse awaits it.
     const doc = new SyntaxDocument('typescript', 'const a = 1;\n');

@@ -4,7 +4,7 @@
 // edits too, so that positions in a large file cost a binary search rather than a scan of the text.
 import { Edit, type Point, type Tree } from 'web-tree-sitter';
 import type { LanguageId } from './finding';
-import { EditableLineStarts, type LineIndex } from './lines';
+import { EditableLineStarts, type LineIndex, withLoneCrAsLf } from './lines';
 import { hasGrammar, parseText } from './parser';
 
 function pointAfter(start: Point, inserted: string): Point {
@@ -113,9 +113,11 @@ export class SyntaxDocument {
   async syntaxTree(): Promise<Tree | undefined> {
     if (!hasGrammar(this.lang)) return undefined;
     while (this.stale || !this.tree) {
-      const text = this.text;
+      // Lone CRs parsed as LFs (same length): tree-sitter's rows then agree with the line index's.
+      const text = withLoneCrAsLf(this.text);
+      const typed = this.text;
       const next = await parseText(this.lang, text, this.tree);
-      if (this.text !== text) {
+      if (this.text !== typed) {
         // An edit arrived while the grammar was loading: `next` is for the old text and was not edited with it.
         next.delete();
         this.tree?.delete();
@@ -136,6 +138,11 @@ export class SyntaxDocument {
       this.stale = false;
     }
     return this.tree;
+  }
+
+  /** The text the current tree was parsed from: the content with lone CRs as LFs (the same length). */
+  get parsedText(): string {
+    return this.current?.text ?? withLoneCrAsLf(this.text);
   }
 
   /** Which parse the current tree is (1 for the first). */

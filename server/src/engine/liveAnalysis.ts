@@ -47,7 +47,7 @@ export class LiveAnalysis {
    */
   async analyze(displayPath: string, doc: SyntaxDocument, catalog: Catalog, enabled: Map<string, RuleCard>): Promise<DocumentResult> {
     const tree = await doc.syntaxTree();
-    const text = doc.content;
+    const text = doc.parsedText;
     const rules = [...enabled.keys()].sort().join(',');
     const last = this.last;
     const previous = doc.previous();

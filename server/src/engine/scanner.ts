@@ -16,7 +16,7 @@ import { checkDynamicCode } from './checks/dynamicCode';
 import { grammarPath, GRAMMAR_PACKAGES } from './assets';
 import type { CacheTree, Finding, LanguageId, PolicyRootSummary, ReportSummary, ScanReport, ScanWarning, Span, TraceStep } from './finding';
 import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from './languages';
-import { LineIndex } from './lines';
+import { LineIndex, withLoneCrAsLf } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
 import { hasGrammar, parseText, type Tree } from './parser';
 import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, policyFinder, summarize } from './policy';
@@ -131,7 +131,8 @@ export async function analyzeDocument(
 ): Promise<DocumentResult> {
   const catalog = options.catalog ?? loadCatalog();
   const enabled = options.enabled ?? enabledRules(catalog, options.rules);
-  let text = rawText;
+  // Lone CRs read as LFs (the same length, so no position moves): tree-sitter ends lines at LF only.
+  let text = withLoneCrAsLf(rawText);
   let program: NotebookProgram | undefined;
   if (lang === 'notebook') {
     try {
@@ -140,7 +141,7 @@ export async function analyzeDocument(
       if (err instanceof NotebookError) return { findings: [], warnings: [{ code: 'bad-notebook', path: displayPath, message: err.message }] };
       throw err;
     }
-    text = program.text;
+    text = withLoneCrAsLf(program.text);
   }
   let tree: Tree | undefined = program ? undefined : options.tree;
   const ownsTree = tree === undefined;
@@ -273,11 +274,16 @@ export function finishDocument(
  * whole-tree search cost ~17 ms per keystroke on a 10,000-line file while it did not parse.
  */
 function firstSyntaxError(root: Node): Node | undefined {
-  let node: Node | null = root;
+  let node: Node | null | undefined = root;
   while (node) {
     if (node.isError || node.isMissing) return node;
-    let next: Node | null = node.firstChild;
-    while (next && !(next.hasError || next.isMissing)) next = next.nextSibling;
+    // By index, not firstChild/nextSibling (that walk steps over a zero-width MISSING node), and one child at
+    // a time, not `children` (the root of a large file has thousands).
+    let next: Node | null = null;
+    for (let i = 0; i < node.childCount && !next; i++) {
+      const c = node.child(i);
+      if (c && (c.hasError || c.isMissing)) next = c;
+    }
     node = next;
   }
   return undefined;
