@@ -4,7 +4,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import Ajv from 'ajv';
 import { rulesDir } from '../../server/src/engine/assets';
+import { CACHE_KINDS_SCHEMA } from '../../server/src/engine/cacheTrees';
 import { CatalogError, extendCatalog, loadCatalog, selectRules } from '../../server/src/engine/rules/catalog';
 import { analyzeDocument } from '../../server/src/engine/scanner';
 
@@ -146,5 +148,21 @@ describe('rule selection and kernel templates', () => {
     assert.deepEqual(only.findings.map((f) => f.ruleId), ['JIT-DYNAMIC-KERNEL']);
     const evalOnly = await analyzeDocument('k.py', text, 'python', { rules: ['JIT-EVAL-COMPILE'] });
     assert.deepEqual(evalOnly.findings, []);
+  });
+});
+
+describe('shipped schemas', () => {
+  // The engine compiles them with `validateSchema: false` (checking them against the meta-schema cost ~180 ms
+  // of every start): this is where they are checked.
+  it('are valid JSON Schema (draft-07): every rules/*.schema.json and the cache-kinds schema', () => {
+    const files = fs.readdirSync(rulesDir()).filter((f) => f.endsWith('.schema.json'));
+    assert.ok(files.length >= 5, files.join(', '));
+    const ajv = new Ajv({ strict: false });
+    for (const f of files) {
+      const schema = JSON.parse(fs.readFileSync(path.join(rulesDir(), f), 'utf8')) as object;
+      assert.equal(ajv.validateSchema(schema), true, `${f}: ${ajv.errorsText(ajv.errors)}`);
+    }
+    assert.equal(ajv.validateSchema(CACHE_KINDS_SCHEMA), true, `cache-kinds schema: ${ajv.errorsText(ajv.errors)}`);
+    assert.equal(ajv.validateSchema({ type: 'object', properties: { a: { type: 'nonsense' } } }), false, 'the check can fail');
   });
 });

@@ -139,7 +139,7 @@ const argSpec = {
   properties: { api: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, arg: { type: 'integer', minimum: 0 } },
 };
 
-const SCHEMA = {
+export const CACHE_KINDS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['rule', 'codeRunning', 'kinds', 'archives', 'megaCache', 'generatedCode', 'loading'],
@@ -366,7 +366,7 @@ export function loadCacheKinds(dir: string, catalog?: Catalog): CacheKinds {
 
 function compileCacheKinds(file: string): CacheKinds {
   const data = readYaml(file);
-  const validate = CHECKS_SHIPPED_SCHEMAS ? new Ajv({ allErrors: false, strict: false }).compile(SCHEMA) : undefined;
+  const validate = CHECKS_SHIPPED_SCHEMAS ? new Ajv({ allErrors: false, strict: false, validateSchema: false }).compile(CACHE_KINDS_SCHEMA) : undefined;
   if (validate && !validate(data)) {
     const first = describeAjvError(validate.errors![0], 'is not a `module.name` pattern (letters, digits, `_`, dots and `*`)');
     throw new CatalogError(file, first.field, first.reason);

@@ -174,7 +174,7 @@ let compiledSchema: ValidateFunction | undefined;
 function policyValidator(): ValidateFunction {
   if (!compiledSchema) {
     // strictRequired is off because `anyOf: [{required: [path]}, ...]` names properties declared one level up.
-    const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: true });
+    const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: true, validateSchema: false });
     // Editor annotations (VS Code / yaml-language-server); the CLI reuses them as its error messages.
     ajv.addVocabulary(['patternErrorMessage', 'errorMessage', 'markdownDescription']);
     compiledSchema = ajv.compile(policySchema);
