@@ -122,6 +122,29 @@ describe('language server over stdio', function () {
     assert.deepEqual([...versions].sort((a, b) => (a ?? 0) - (b ?? 0)), versions, 'versions are published in order');
   });
 
+  it('moves diagnostics with lines typed into a docstring, and applies an allow comment typed into a comment', async () => {
+    const c = await start();
+    const uri = uriOf(root, 'src/calc_doc.py');
+    const text = CALC.replace('    return eval', '    # reviewed\n    return eval');
+    await c.open(uri, 'python', text);
+    const first = await c.diagnosticsFor(uri, (ds) => ds.length === 1);
+    // Two new lines inside the docstring (an edit the server answers without running the checks again).
+    const doc = positionOf(text, 'evaluate a formula');
+    await c.change(uri, 2, [{ range: { start: doc, end: doc }, text: 'First,\n    then\n    ' }]);
+    const moved = await c.diagnosticsFor(uri, (_d, v) => v === 2, 'diagnostics for version 2');
+    assert.equal(moved.length, 1);
+    assert.equal(moved[0].range.start.line, first[0].range.start.line + 2);
+    assert.equal(moved[0].range.start.character, first[0].range.start.character);
+    // An allow comment typed at the start of the comment above the sink suppresses it (shown as a hint).
+    const comment = positionOf(text, '# reviewed');
+    const afterHash = { line: comment.line + 2, character: comment.character + 1 };
+    await c.change(uri, 3, [{ range: { start: afterHash, end: afterHash }, text: ' sentinel: allow JIT-EVAL-COMPILE -- SEC-7' }]);
+    const allowed = await c.diagnosticsFor(uri, (_d, v) => v === 3, 'diagnostics for version 3');
+    assert.equal(allowed.length, 1);
+    assert.equal(allowed[0].severity, 4, "a suppressed finding is a hint");
+    assert.match(messageOf(allowed[0]), /SEC-7/);
+  });
+
   it('explains the rule on hover', async () => {
     const c = await start();
     const uri = uriOf(root, 'src/calc.py');
