@@ -89,8 +89,10 @@ describe('CI formats', () => {
       const lines = r.stdout.trimEnd().split('\n');
       assert.deepEqual(
         lines.map((l) => l.slice(0, l.indexOf(' '))),
-        ['::warning', '::error', '::error', '::error'],
+        ['::warning', '::error', '::error', '::error', '::warning'],
       );
+      // The file the scan could not read comes after the findings, named with the reason.
+      assert.match(lines[4]!, /^::warning file=broken\.ipynb,title=Sentinel%3A bad-notebook::broken\.ipynb .+/);
       assert.equal(
         lines[2],
         '::error file=src/calc.py,line=2,endLine=2,col=12,endColumn=28,title=JIT-EVAL-COMPILE HIGH%3A Dynamic eval or compile::' +
@@ -119,6 +121,7 @@ describe('CI formats', () => {
       const f = report.findings.find((x) => x.evidence.path === 'src/calc.py')!;
       f.evidence.signal = '100% sure\r\n::add-mask::secret';
       report.findings = [f];
+      report.warnings = [];
       const out = toGithub(report);
       assert.equal(out.split('\n').length, 2);
       assert.ok(out.includes('::100%25 sure%0D%0A::add-mask::secret. Do not compile'), out);
@@ -134,6 +137,8 @@ describe('CI formats', () => {
       assert.ok(md.includes(`| JIT-EVAL-COMPILE — Dynamic eval or compile | HIGH | <code>src/calc.py:2</code> | ${EVAL_OWNER} | Do not compile user-controlled strings. |\n`), md);
       assert.ok(md.includes('| JIT-CACHE-POISONING — Writable JIT Cache | MEDIUM | ticket | <code>.env:1</code> |'), md);
       assert.ok(md.includes('<summary>1 suppressed finding(s)</summary>'));
+      assert.ok(md.includes('<summary>1 file(s) not fully scanned</summary>'), md);
+      assert.match(md, /- <code>broken\.ipynb<\/code> \(bad-notebook\): /);
       assert.ok(md.endsWith('**Retest:** <code>sentinel sast ./src/ --rule JIT</code>\n'));
     });
 

@@ -1,8 +1,9 @@
 // `--format github`: GitHub Actions workflow commands (`::error file=…,line=…::…`) for the findings that gate,
 // so they show as annotations on the pull request's diff. With a baseline, only new findings are annotated.
+// Files the scan could not fully check are warning annotations after them.
 import * as path from 'node:path';
 import { gates } from '../../engine/baseline';
-import type { Decision, Finding, ScanReport } from '../../engine/finding';
+import type { Decision, Finding, ScanReport, ScanWarning } from '../../engine/finding';
 
 export interface GithubOptions {
   /** GITHUB_WORKSPACE: annotation paths must be relative to it; report paths are relative to baseDir. */
@@ -46,10 +47,29 @@ function annotation(f: Finding, report: ScanReport, workspace: string | undefine
   return `::${COMMAND[f.decision as Exclude<Decision, 'suppressed'>]} ${properties}::${escapeData(message)}`;
 }
 
-/** One workflow command per unsuppressed finding that gates, in path and line order; nothing else. */
+/**
+ * A file Sentinel could not read or fully check (binary, too large, a parse error, a refused cache): a
+ * warning annotation, so that a gap in the scan shows on the pull request instead of passing in silence.
+ */
+function warningAnnotation(w: ScanWarning, report: ScanReport, workspace: string | undefined): string {
+  let file = w.path;
+  if (workspace && !path.isAbsolute(w.path)) {
+    const rel = path.relative(path.resolve(workspace), path.resolve(report.baseDir, w.path));
+    if (!rel.startsWith('..') && !path.isAbsolute(rel)) file = rel.split(path.sep).join('/');
+  }
+  const properties = [`file=${escapeProperty(file)}`, ...(w.line ? [`line=${w.line}`] : []), `title=${escapeProperty(`Sentinel: ${w.code}`)}`].join(',');
+  return `::warning ${properties}::${escapeData(`${w.path} ${w.message}`)}`;
+}
+
+/**
+ * One workflow command per unsuppressed finding that gates, in path and line order, then one warning per
+ * file the scan could not fully check (after the findings: GitHub shows a limited number per type).
+ */
 export function toGithub(report: ScanReport, options: GithubOptions = {}): string {
   const shown = report.findings
     .filter((f) => f.decision !== 'suppressed' && gates(f))
     .sort((a, b) => (a.evidence.path < b.evidence.path ? -1 : a.evidence.path > b.evidence.path ? 1 : a.evidence.startLine - b.evidence.startLine));
-  return shown.map((f) => `${annotation(f, report, options.workspace)}\n`).join('');
+  return [...shown.map((f) => annotation(f, report, options.workspace)), ...report.warnings.map((w) => warningAnnotation(w, report, options.workspace))]
+    .map((line) => `${line}\n`)
+    .join('');
 }

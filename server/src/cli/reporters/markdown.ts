@@ -81,6 +81,10 @@ export function toMarkdown(report: ScanReport): string {
     const lines = suppressed.map((f) => `- ${cell(f.ruleId)} ${location(f)}: ${cell(f.suppression?.reason ?? 'suppressed')}`);
     out.push(...folded(`${suppressed.length} suppressed finding(s)`, lines), '');
   }
+  if (report.warnings.length > 0) {
+    const lines = report.warnings.map((w) => `- ${code(w.line ? `${w.path}:${w.line}` : w.path)} (${cell(w.code)}): ${cell(w.message)}`);
+    out.push(...folded(`${report.warnings.length} file(s) not fully scanned`, lines), '');
+  }
   if (report.changes) {
     const c = report.changes;
     const deleted = c.deleted.length > 0 ? `; deleted: ${c.deleted.map(code).join(', ')}` : '';
