@@ -14,7 +14,12 @@ export interface NotebookLine {
 }
 
 export interface NotebookProgram {
+  /** The code cells as Python, magics blanked (see `blankMagics`). */
   text: string;
+  /** The same cells as written (magics kept), for snippets; the same length and lines as `text`. */
+  source: string;
+  /** What IPython hands to a shell, at the same offsets (see `magicShell`); undefined when there is none. */
+  shell?: string;
   /** Indexed by 0-based program line. */
   lines: NotebookLine[];
 }
@@ -37,6 +42,31 @@ export function blankMagics(cellText: string): string {
   return lines.map((l) => (/^\s*[%!]/.test(l) || /^\s*\w+\s*=\s*[!%]/.test(l) ? ' '.repeat(l.length) : l)).join('\n');
 }
 
+const SHELL_CELL = /^\s*%%(?:bash|sh|script[ \t]+(?:ba)?sh)\b/;
+const ENV_MAGIC = /^(\s*%(?:set_env|env)[ \t]+)([A-Za-z_]\w*)([ \t]*=[ \t]*|[ \t]+)(.*)$/;
+
+/**
+ * What IPython hands to a shell in a cell, as shell text of the cell's length with everything else blank, so
+ * that a check's offsets are the cell's: `!cmd` lines, the body of `%%bash`/`%%sh` cells, and `%env NAME=value`
+ * (`%set_env`) as the assignment `NAME=value`, which sets the variable for the processes the kernel starts.
+ */
+export function magicShell(cellText: string): string {
+  const lines = cellText.split('\n');
+  const blank = (l: string): string => ' '.repeat(l.length);
+  if (SHELL_CELL.test(lines[0] ?? '')) return [blank(lines[0]!), ...lines.slice(1)].join('\n');
+  if (/^\s*%%/.test(lines[0] ?? '') && !/^\s*%%(time|timeit|capture|prun)\b/.test(lines[0] ?? '')) return lines.map(blank).join('\n');
+  return lines
+    .map((l) => {
+      const bang = /^(\s*)!(?!=)(.*)$/.exec(l);
+      if (bang) return `${bang[1]} ${bang[2]}`;
+      const env = ENV_MAGIC.exec(l);
+      // `%env A = b` or `%env A b`: the separator becomes one `=`, the spaces it frees go before the name.
+      if (env) return `${blank(env[1]!)}${' '.repeat(env[3]!.length - 1)}${env[2]}=${env[4]}`;
+      return blank(l);
+    })
+    .join('\n');
+}
+
 export function notebookProgram(json: string): NotebookProgram {
   const errors: ParseError[] = [];
   const root = parseTree(json, errors, { allowTrailingComma: false, disallowComments: true });
@@ -48,6 +78,8 @@ export function notebookProgram(json: string): NotebookProgram {
   if (!cells || cells.type !== 'array') throw new NotebookError('has no `cells` list (not an nbformat 4 notebook)');
   const index = new LineIndex(json);
   const parts: string[] = [];
+  const sources: string[] = [];
+  const shells: string[] = [];
   const lines: NotebookLine[] = [];
   (cells.children ?? []).forEach((cell, cellIndex) => {
     if (cell.type !== 'object') return;
@@ -69,13 +101,20 @@ export function notebookProgram(json: string): NotebookProgram {
       cellText += value;
     }
     if (strings.length === 0) return;
-    parts.push(blankMagics(cellText.endsWith('\n') ? cellText.slice(0, -1) : cellText));
+    const code = cellText.endsWith('\n') ? cellText.slice(0, -1) : cellText;
+    parts.push(blankMagics(code));
+    sources.push(code);
+    shells.push(magicShell(code));
   });
-  return { text: parts.join('\n'), lines };
+  const shell = shells.join('\n');
+  return { text: parts.join('\n'), source: sources.join('\n'), ...(/\S/.test(shell) ? { shell } : {}), lines };
 }
 
 export interface CellProgram {
   text: string;
+  /** The cells as written and their shell magics, as in NotebookProgram. */
+  source: string;
+  shell?: string;
   /** Where each cell's text starts in `text` (UTF-16 offset) and on which 0-based program line. */
   cells: { start: number; line: number; length: number }[];
 }
@@ -88,15 +127,21 @@ export interface CellProgram {
 export function programFromCells(cellTexts: string[]): CellProgram {
   const cells: CellProgram['cells'] = [];
   let text = '';
+  let source = '';
+  let shell = '';
   let line = 0;
   for (const cellText of cellTexts) {
     if (cells.length > 0) {
       text += '\n';
+      source += '\n';
+      shell += '\n';
       line++;
     }
     cells.push({ start: text.length, line, length: cellText.length });
     text += blankMagics(cellText);
+    source += cellText;
+    shell += magicShell(cellText);
     line += cellText.split(/\r\n|\r|\n/).length - 1;
   }
-  return { text, cells };
+  return { text, source, ...(/\S/.test(shell) ? { shell } : {}), cells };
 }

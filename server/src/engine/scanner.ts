@@ -127,6 +127,11 @@ export async function analyzeDocument(
     enabled?: Map<string, RuleCard>;
     /** A tree the caller already parsed from `rawText` (incrementally, in the language server); not deleted here. */
     tree?: Tree;
+    /**
+     * For notebook cells joined into Python by the caller (the language server): the cells as written and
+     * their shell magics, at the same offsets (`programFromCells`).
+     */
+    magics?: { source: string; shell?: string };
   } = {},
 ): Promise<DocumentResult> {
   const catalog = options.catalog ?? loadCatalog();
@@ -145,12 +150,29 @@ export async function analyzeDocument(
   }
   let tree: Tree | undefined = program ? undefined : options.tree;
   const ownsTree = tree === undefined;
+  const magics = program ? { source: program.source, shell: program.shell } : options.magics;
   try {
     if (!tree && hasGrammar(lang)) tree = await parseText(lang, text);
     const checked = await checkDocument(displayPath, text, lang, tree, catalog, enabled);
-    return finishDocument(displayPath, text, checked, catalog, program);
+    if (magics?.shell) checked.raws.push(...(await checkMagicShell(displayPath, withLoneCrAsLf(magics.shell), catalog, enabled)));
+    // Snippets come from the cells as written: a finding on a shell magic shows the magic, not blanks.
+    return finishDocument(displayPath, magics ? withLoneCrAsLf(magics.source) : text, checked, catalog, program);
   } finally {
     if (ownsTree) tree?.delete();
+  }
+}
+
+/**
+ * The shell checks on a notebook's magics (`!cmd`, `%%bash` cells, `%env`): a cache folder set or opened up
+ * there counts as in a script. Their syntax errors are not the notebook's: only findings are kept.
+ */
+async function checkMagicShell(displayPath: string, shell: string, catalog: Catalog, enabled: Map<string, RuleCard>): Promise<RawFinding[]> {
+  if (!hasGrammar('shell')) return [];
+  const tree = await parseText('shell', shell);
+  try {
+    return (await checkDocument(displayPath, shell, 'shell', tree, catalog, enabled)).raws;
+  } finally {
+    tree.delete();
   }
 }
 

@@ -236,7 +236,8 @@ export class Workspace {
     if (this.known.delete(uri)) void this.connection.sendDiagnostics({ uri, diagnostics: [] });
     const { policy } = this.policyFor(root);
     const catalog = catalogForPolicy(this.catalog, policy);
-    const { findings } = await analyzeDocument(displayPath, program.text, 'python', { catalog, rules: this.settings.rules });
+    const magics = { source: program.source, shell: program.shell };
+    const { findings } = await analyzeDocument(displayPath, program.text, 'python', { catalog, rules: this.settings.rules, magics });
     if (this.notebooks.get(uri) !== nb || nb.version !== version) return;
     applyPolicy(findings, policy, { baseDir: root });
     const texts = new Map(cells.map((c) => [c.uri, c.text]));
