@@ -45,6 +45,7 @@ describe('taint engine', () => {
         ['step', 30, 'flows into `llm_output`'],
         ['step', 31, 'passed to `LLMMathChain._process_llm_result()` as `llm_output`'],
         ['step', 20, 'parameter `llm_output` of `LLMMathChain._process_llm_result()`'],
+        ['step', 21, 'flows into `llm_output`'],
         ['step', 22, 'flows into `text_match`'],
         ['step', 24, 'flows into `expression`'],
         ['step', 25, 'passed to `LLMMathChain._evaluate_expression()` as `expression`'],

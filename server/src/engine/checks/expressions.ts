@@ -110,7 +110,7 @@ export class ExpressionReasoner {
         result = shape.parts.every((p) => this.isConstant(p, depth + 1, seen));
         break;
       case 'name': {
-        const bindings = this.adapter.bindingsOf(shape.node);
+        const bindings = reachingFirst(this.adapter.bindingsOf(shape.node), shape.node);
         result =
           bindings.length > 0 &&
           bindings.every((b) => (b.kind === 'assign' || b.kind === 'augassign') && this.isConstant(b.value, depth + 1, seen));
@@ -226,7 +226,7 @@ export class ExpressionReasoner {
       if (inner) return inner;
     }
     if (shape.kind !== 'name') return undefined;
-    for (const b of a.bindingsOf(shape.node)) {
+    for (const b of reachingFirst(a.bindingsOf(shape.node), shape.node)) {
       if (b.kind === 'assign' || b.kind === 'augassign') {
         const inner = this.trace(b.value, depth + 1, onPath, frames);
         if (inner) return [...inner, { node: b.node, note: `flows into \`${b.name}\``, kind: 'step' }];
@@ -281,7 +281,7 @@ export class ExpressionReasoner {
     if (fnField) children = children.filter((c) => c.id !== fnField.id);
     for (const c of children) this.parametersReaching(c, fn, depth + 1, seen, out);
     if (shape.kind === 'name') {
-      for (const b of a.bindingsOf(shape.node)) {
+      for (const b of reachingFirst(a.bindingsOf(shape.node), shape.node)) {
         if (b.kind === 'param' && b.scope?.id === fn.id) out.set(b.name, b);
         else if (b.kind === 'assign' || b.kind === 'augassign') this.parametersReaching(b.value, fn, depth + 1, seen, out);
         else if (b.kind === 'other' && b.from) this.parametersReaching(b.from, fn, depth + 1, seen, out);
@@ -304,7 +304,7 @@ export class ExpressionReasoner {
     const callee = shape.kind === 'opaque' ? this.adapter.calleeFunction?.(node) : undefined;
     if (callee && (this.adapter.returnsOf?.(callee) ?? []).some((r) => this.derivesFromCall(r, matches, depth + 1, seen))) return true;
     if (shape.kind !== 'name') return false;
-    return this.adapter.bindingsOf(shape.node).some(
+    return reachingFirst(this.adapter.bindingsOf(shape.node), shape.node).some(
       (b) => ((b.kind === 'assign' || b.kind === 'augassign') && this.derivesFromCall(b.value, matches, depth + 1, seen)) || (b.kind === 'other' && !!b.from && this.derivesFromCall(b.from, matches, depth + 1, seen)),
     );
   }
@@ -323,7 +323,7 @@ export class ExpressionReasoner {
     const sanitized = this.adapter.sanitizerAt?.(node);
     if (sanitized) return `\`${text}\`, checked by ${sanitized.note}`;
     if (shape.kind === 'name') {
-      const bindings = this.adapter.bindingsOf(shape.node);
+      const bindings = reachingFirst(this.adapter.bindingsOf(shape.node), shape.node);
       const param = bindings.find((b) => b.kind === 'param');
       if (param && param.kind === 'param') return `\`${text}\`, a parameter of \`${param.owner}\``;
       const other = bindings.find((b) => b.kind === 'other');
@@ -353,4 +353,34 @@ export class ExpressionReasoner {
 export function snippetOf(node: Node, max = 300): string {
   const folded = node.text.replace(/\s+/g, ' ').trim();
   return folded.length > max ? `${folded.slice(0, max - 1)}…` : folded;
+}
+
+/** Statements that always bind when they run: an assignment or a declaration, not a branch or a loop. */
+const PLAIN_STATEMENTS = new Set(['expression_statement', 'lexical_declaration', 'variable_declaration']);
+
+/**
+ * A name's bindings as they can reach `use`: those before it, the nearest first, then those after it
+ * (reached through a loop). A plain assignment that always runs on the way to `use` (a statement of a block
+ * around it, not inside a branch) replaces every binding before it, which is then left out: the trace names
+ * the source of the value the use sees, and a checked value that was replaced no longer counts.
+ */
+function reachingFirst(bindings: Binding[], use: Node): Binding[] {
+  if (bindings.length < 2) return bindings;
+  const before = bindings.filter((b) => b.node.endIndex <= use.startIndex || (b.kind !== 'param' && b.node.startIndex < use.startIndex)).sort((x, y) => y.node.startIndex - x.node.startIndex);
+  const after = bindings.filter((b) => !before.includes(b));
+  // Only `x = value` (the name and the value are the two sides of one assignment) replaces: `x += y`, a buffer
+  // filled in place (`s.append(y)`, `fread(x, …)`) or an unpacking keeps the earlier bindings.
+  const replaces = (b: Binding): boolean => b.kind === 'assign' && !!b.node.parent && b.node.parent.id === b.value.parent?.id;
+  const killer = before.find((b) => replaces(b) && alwaysRunsBefore(b.node, use));
+  const kept = killer ? before.filter((b) => b.node.startIndex >= killer.node.startIndex) : before;
+  return [...kept, ...after];
+}
+
+/** Whether the statement holding `binding` is a plain statement of a block around `use`, ending before it. */
+function alwaysRunsBefore(binding: Node, use: Node): boolean {
+  const around = new Set<number>();
+  for (let p = use.parent; p; p = p.parent) around.add(p.id);
+  let stmt: Node | null = binding;
+  while (stmt?.parent && !around.has(stmt.parent.id)) stmt = stmt.parent;
+  return !!stmt && PLAIN_STATEMENTS.has(stmt.type) && stmt.endIndex <= use.startIndex;
 }

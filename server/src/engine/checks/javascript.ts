@@ -65,6 +65,7 @@ export class JavaScriptFile implements LanguageAdapter {
     qualifiedName: (node) => this.qualifiedName(node),
     passed: (stmt) => this.passedGuard(stmt),
     test: (cond, name, holds) => this.guardTest(cond, name, holds),
+    bindingsOf: (use) => this.bindingsOf(use),
   });
 
   constructor(

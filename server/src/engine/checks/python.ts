@@ -88,6 +88,7 @@ export class PythonFile implements LanguageAdapter {
     qualifiedName: (node) => this.qualifiedName(node),
     passed: (stmt) => this.passedGuard(stmt),
     test: (cond, name, holds, walk) => this.guardTest(cond, name, holds, walk),
+    bindingsOf: (use) => this.bindingsOf(use),
   });
 
   /** One analysis per tree, shared by the checks that run on it. */
@@ -953,7 +954,7 @@ export class PythonFile implements LanguageAdapter {
           if (!matchesName(q, g.api)) continue;
           const value = args[g.value ?? 0];
           if (value?.type !== 'identifier' || value.text !== name) continue;
-          const patternNode = (g.pattern ?? 0) < 0 ? this.compiledPattern(fn?.childForFieldName('object')) : args[g.pattern ?? 0];
+          const patternNode = (g.pattern ?? 0) < 0 ? this.compiledPattern(fn?.childForFieldName('object')) : this.constantValue(args[g.pattern ?? 0]);
           const pattern = patternNode ? this.ownLiteralText(patternNode) : undefined;
           if (pattern === undefined) continue;
           const anchored = /fullmatch$/.test(q ?? '') || isAnchored(pattern) || /\$$/.test(pattern);
@@ -969,6 +970,13 @@ export class PythonFile implements LanguageAdapter {
 
   private isLiteral(node: Node): boolean {
     return this.shape(node).kind === 'literal';
+  }
+
+  /** `PATTERN` in `re.fullmatch(PATTERN, x)` → the string of `PATTERN = r"…"`, bound once; else the node itself. */
+  private constantValue(node: Node | undefined): Node | undefined {
+    if (node?.type !== 'identifier') return node;
+    const b = this.bindingsOf(node);
+    return b.length === 1 && b[0].kind === 'assign' && b[0].value.type === 'string' ? b[0].value : node;
   }
 
   /** `RX` in `RX.fullmatch(x)` → the pattern string of `RX = re.compile("…")`. */

@@ -4,7 +4,7 @@
 // and/or. Each adapter states its node types and the tests only it knows (membership, equality, patterns).
 import type { Node } from 'web-tree-sitter';
 import type { SanitizerSpec } from '../rules/catalog';
-import type { SanitizerHit } from './expressions';
+import type { Binding, SanitizerHit } from './expressions';
 import { matchesName } from './models';
 
 /**
@@ -42,6 +42,22 @@ export interface GuardHooks {
   passed(stmt: Node): PassedGuard | undefined;
   /** A test proving `name` safe when `cond` is `holds`, not built from parentheses, negation or and/or. */
   test(cond: Node, name: string, holds: boolean, walk: GuardWalk): SanitizerHit | undefined;
+  /** The bindings of the identifier `use` (see `rebindingStarts`). */
+  bindingsOf(use: Node): Binding[];
+}
+
+/**
+ * Where the bindings of `use`'s name that could replace a checked value start: not parameters (bound before
+ * any check), and not the binding `use` is part of the value of (`x = x.strip()` reads the checked `x`).
+ */
+function rebindingStarts(bindings: Binding[], use: Node): number[] {
+  const inside = (n: Node | undefined): boolean => !!n && n.startIndex <= use.startIndex && use.endIndex <= n.endIndex;
+  return bindings.flatMap((b) => {
+    if (b.kind === 'param') return [];
+    if ((b.kind === 'assign' || b.kind === 'augassign') && inside(b.value)) return [];
+    if (b.kind === 'other' && inside(b.from)) return [];
+    return [b.node.startIndex];
+  });
 }
 
 /** The sanitizers of one file, guards cached per identifier. */
@@ -72,20 +88,30 @@ export class Sanitizers {
     return cast ? { note: cast.note, safe: true } : undefined;
   }
 
-  /** A guard that must have held for the code at `use` to run: an enclosing `if`, or an earlier statement. */
+  /**
+   * A guard that must have held for the code at `use` to run: an enclosing `if`, or an earlier statement. A
+   * guard counts only if the name is not bound again between it and the use (`x = request.args[…]` after
+   * the check): the walk outwards and backwards stops at the first such binding.
+   */
   private guardAround(use: Node): SanitizerHit | undefined {
     const name = use.text;
+    const rebound = rebindingStarts(this.hooks.bindingsOf(use), use).filter((start) => start < use.startIndex);
+    const stale = (guardEnd: number): boolean => rebound.some((start) => start >= guardEnd);
     let cur: Node = use;
     for (let p = use.parent; p; cur = p, p = p.parent) {
       if (this.syntax.boundaries.has(p.type)) break;
       if (p.type === 'if_statement' && p.childForFieldName('consequence')?.id === cur.id) {
-        const g = this.guardCondition(p.childForFieldName('condition'), name, true);
+        const cond = p.childForFieldName('condition');
+        if (cond && stale(cond.endIndex)) return undefined;
+        const g = this.guardCondition(cond, name, true);
         if (g) return g;
       }
       if (this.syntax.blocks.has(p.type)) {
         for (let sib = cur.previousNamedSibling; sib; sib = sib.previousNamedSibling) {
           const passed = this.hooks.passed(sib);
-          const g = passed && this.guardCondition(passed.condition, name, passed.holds);
+          if (!passed) continue;
+          if (stale(sib.endIndex)) return undefined;
+          const g = this.guardCondition(passed.condition, name, passed.holds);
           if (g) return g;
         }
       }
