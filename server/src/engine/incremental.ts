@@ -69,6 +69,12 @@ export class SyntaxDocument {
 
   /** Replaces [start, end) (UTF-16 offsets into the current text) with `inserted`, editing the tree to match. */
   applyChange(start: number, end: number, inserted: string): void {
+    // The tree reads lone CRs as LFs: a CR just before the edit may stop or start being one (`\r` + `\n`
+    // typed after it makes a CRLF), so the edit given to the tree starts at that CR.
+    if (start > 0 && this.text.charCodeAt(start - 1) === 13) {
+      start--;
+      inserted = `\r${inserted}`;
+    }
     const newEnd = start + inserted.length;
     const p = this.pending;
     if (!p) this.pending = { start, oldEnd: end, newEnd };
