@@ -46,4 +46,18 @@ describe('notebook magics', () => {
     // Without the magics the setting is invisible (what the server did before).
     assert.deepEqual((await analyzeDocument('nb.ipynb', program.text, 'python')).findings, []);
   });
+
+  it('reads nbformat 3 notebooks (cells under worksheets, code in `input`)', async () => {
+    const v3 = JSON.stringify({ nbformat: 3, worksheets: [{ cells: [{ cell_type: 'markdown', source: ['x'] }, { cell_type: 'code', input: ['import os\n', 'eval(os.environ["F"])\n'] }] }] });
+    const { findings, warnings } = await analyzeDocument('old.ipynb', v3, 'notebook');
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(findings.map((f) => [f.ruleId, f.evidence.cell?.cell, f.evidence.cell?.line, f.confidence]), [['JIT-EVAL-COMPILE', 1, 2, 'high']]);
+  });
+
+  it('calls JSON nested 100,000 deep a bad notebook, not an internal error', async () => {
+    const deep = `{"cells": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const { findings, warnings } = await analyzeDocument('deep.ipynb', deep, 'notebook');
+    assert.deepEqual(findings, []);
+    assert.deepEqual(warnings.map((w) => [w.code, w.message]), [['bad-notebook', 'nests its JSON too deeply to read (not a notebook)']]);
+  });
 });

@@ -69,13 +69,29 @@ export function magicShell(cellText: string): string {
 
 export function notebookProgram(json: string): NotebookProgram {
   const errors: ParseError[] = [];
-  const root = parseTree(json, errors, { allowTrailingComma: false, disallowComments: true });
+  let root: JsonNode | undefined;
+  try {
+    root = parseTree(json, errors, { allowTrailingComma: false, disallowComments: true });
+  } catch (err) {
+    // The JSON parser recurses per nesting level: arrays nested ~100,000 deep exhaust the stack.
+    if (err instanceof RangeError) throw new NotebookError('nests its JSON too deeply to read (not a notebook)');
+    throw err;
+  }
   if (!root || errors.length > 0) {
     const at = errors[0] ? new LineIndex(json).position(errors[0].offset).line : 1;
     throw new NotebookError(`is not valid notebook JSON (error at line ${at})`);
   }
-  const cells = root.type === 'object' ? root.children?.find((p) => p.children?.[0]?.value === 'cells')?.children?.[1] : undefined;
-  if (!cells || cells.type !== 'array') throw new NotebookError('has no `cells` list (not an nbformat 4 notebook)');
+  const prop = (node: JsonNode | undefined, name: string): JsonNode | undefined =>
+    node?.type === 'object' ? node.children?.find((p) => p.children?.[0]?.value === name)?.children?.[1] : undefined;
+  // nbformat 4 keeps `cells` at the top with their code in `source`; nbformat 3 keeps them in
+  // `worksheets[0].cells` with the code in `input`.
+  let cells = prop(root, 'cells');
+  let sourceKey = 'source';
+  if (!cells && prop(root, 'worksheets')?.type === 'array') {
+    cells = prop(prop(root, 'worksheets')!.children?.[0], 'cells');
+    sourceKey = 'input';
+  }
+  if (!cells || cells.type !== 'array') throw new NotebookError('has no `cells` list (not an nbformat 3 or 4 notebook)');
   const index = new LineIndex(json);
   const parts: string[] = [];
   const sources: string[] = [];
@@ -83,9 +99,8 @@ export function notebookProgram(json: string): NotebookProgram {
   const lines: NotebookLine[] = [];
   (cells.children ?? []).forEach((cell, cellIndex) => {
     if (cell.type !== 'object') return;
-    const prop = (name: string) => cell.children?.find((p) => p.children?.[0]?.value === name)?.children?.[1];
-    if (prop('cell_type')?.value !== 'code') return;
-    const strings = sourceStrings(prop('source'));
+    if (prop(cell, 'cell_type')?.value !== 'code') return;
+    const strings = sourceStrings(prop(cell, sourceKey));
     let cellText = '';
     let cellLine = 1;
     for (const s of strings) {
