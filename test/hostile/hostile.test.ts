@@ -128,7 +128,7 @@ describe('hostile input', function () {
       assert.equal(messageFor(report, 'special/pipe.py'), 'is a FIFO, socket or device; not opened');
       assert.equal(messageFor(report, 'encoding/latin1.py'), 'is not valid UTF-8; scanned with invalid bytes replaced, so columns on affected lines may be off');
       assert.equal(messageFor(report, 'notebooks/not_json.ipynb'), 'is not valid notebook JSON (error at line 1)');
-      assert.equal(messageFor(report, 'notebooks/list_root.ipynb'), 'has no `cells` list (not an nbformat 4 notebook)');
+      assert.equal(messageFor(report, 'notebooks/list_root.ipynb'), 'has no `cells` list (not an nbformat 3 or 4 notebook)');
       assert.equal(messageFor(report, 'links/inner/loop'), 'is a symlink to links, which this scan already walks (a loop or an alias); not walked again');
       assert.equal(messageFor(report, 'links/dangling.py'), 'symlink cannot be resolved: no such file or directory (ENOENT)');
       const outside = fs.realpathSync(path.join(tmp, 'outside', 'secret'));
