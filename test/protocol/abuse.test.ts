@@ -153,6 +153,23 @@ describe('language server under protocol abuse', function () {
     await assertAlive();
   });
 
+  it('answers requests with missing or wrongly typed params with InvalidParams (-32602) naming what is needed', async () => {
+    const invalid = (method: string, needs: RegExp) => (err: { code?: number; message?: string }) => err.code === -32602 && err.message!.startsWith(method) && needs.test(err.message!);
+    await assert.rejects(client.connection.sendRequest('textDocument/hover', {}), invalid('textDocument/hover', /position/));
+    await assert.rejects(client.connection.sendRequest('textDocument/hover', { textDocument: { uri: 42 }, position: { line: 0, character: 0 } }), invalid('textDocument/hover', /uri/));
+    await assert.rejects(client.connection.sendRequest('textDocument/hover', { textDocument: { uri: 'file:///x.py' }, position: { line: 'a', character: 0 } }), invalid('textDocument/hover', /line/));
+    await assert.rejects(client.connection.sendRequest('textDocument/codeAction', { textDocument: { uri: 'file:///x.py' }, range: null, context: { diagnostics: [] } }), invalid('textDocument/codeAction', /range/));
+    await assertAlive();
+  });
+
+  it('logs and ignores malformed didOpen and didChange notifications', async () => {
+    await client.connection.sendNotification('textDocument/didOpen', { textDocument: { uri: 'file:///bad.py', languageId: 'python', version: 1 } });
+    assert.match(await waitForLog(/ignored a textDocument\/didOpen/), /uri, languageId, version, text/);
+    await client.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version: 99 }, contentChanges: [{ range: null, text: 5 }] });
+    assert.match(await waitForLog(/ignored a textDocument\/didChange/), /contentChanges/);
+    await assertAlive();
+  });
+
   it('clamps out-of-range and negative positions in hover, code actions and edits', async () => {
     for (const position of [{ line: 1_000_000, character: 1_000_000 }, { line: -1, character: -5 }]) {
       const hover = await client.connection.sendRequest('textDocument/hover', { textDocument: { uri }, position });

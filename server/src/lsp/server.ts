@@ -6,12 +6,14 @@ import {
   type Connection,
   DidChangeConfigurationNotification,
   DidChangeWatchedFilesNotification,
+  ErrorCodes,
   FileChangeType,
   type InitializeParams,
   type InitializeResult,
   MarkupKind,
   MessageType,
   PositionEncodingKind,
+  ResponseError,
   ShowMessageNotification,
   TextDocumentSyncKind,
   type CancellationToken,
@@ -27,6 +29,17 @@ import { NotebookState } from './notebooks';
 import { ruleCardMarkdown } from './hover';
 import { policyLocationFor } from './policyFile';
 import { type ProgressReporter, Workspace } from './workspace';
+
+// The shapes the handlers read, checked before use: a client that sends `null` or a wrong type gets
+// InvalidParams (-32602) naming what is needed, not an internal error carrying a TypeError.
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isPosition = (v: unknown): boolean => isObject(v) && Number.isInteger(v.line) && Number.isInteger(v.character);
+const isRange = (v: unknown): boolean => isObject(v) && isPosition(v.start) && isPosition(v.end);
+const hasDocument = (v: unknown): boolean => isObject(v) && isObject(v.textDocument) && typeof v.textDocument.uri === 'string';
+
+function invalidParams(method: string, needs: string): ResponseError<void> {
+  return new ResponseError(ErrorCodes.InvalidParams, `${method} needs ${needs}`);
+}
 
 const SOURCE_GLOB = '**/*.{py,pyi,ipynb,js,mjs,cjs,jsx,ts,mts,cts,tsx,cu,cuh,cpp,cc,cxx,c,h,hpp,sh,bash,yml,yaml,env}';
 
@@ -107,7 +120,12 @@ export function startServer(connection: Connection): void {
     void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message });
   }
 
-  connection.onDidOpenTextDocument(({ textDocument: d }) => {
+  connection.onDidOpenTextDocument((params) => {
+    const d = params?.textDocument;
+    if (!hasDocument(params) || typeof d.text !== 'string' || typeof d.languageId !== 'string' || !Number.isInteger(d.version)) {
+      connection.console.warn('sentinel: ignored a textDocument/didOpen without { textDocument: { uri, languageId, version, text } }');
+      return;
+    }
     const lang = languageOf(d.uri, d.languageId, d.text);
     if (!lang) return;
     ws.documents.get(d.uri)?.dispose();
@@ -116,7 +134,13 @@ export function startServer(connection: Connection): void {
     ws.schedule(d.uri);
   });
 
-  connection.onDidChangeTextDocument(({ textDocument, contentChanges }) => {
+  connection.onDidChangeTextDocument((params) => {
+    const { textDocument, contentChanges } = params ?? {};
+    const wellFormed = (c: unknown): boolean => isObject(c) && typeof c.text === 'string' && (c.range === undefined || isRange(c.range));
+    if (!hasDocument(params) || !Array.isArray(contentChanges) || !contentChanges.every(wellFormed)) {
+      connection.console.warn('sentinel: ignored a textDocument/didChange without { textDocument: { uri, version }, contentChanges: [{ range?, text }] }');
+      return;
+    }
     const doc = ws.documents.get(textDocument.uri);
     if (!doc) return;
     if (textDocument.version !== null && textDocument.version <= doc.version) {
@@ -154,7 +178,9 @@ export function startServer(connection: Connection): void {
   });
   connection.notebooks.synchronization.onDidCloseNotebookDocument(({ notebookDocument }) => void ws.closeNotebook(notebookDocument.uri));
 
-  connection.onHover(({ textDocument, position }) => {
+  connection.onHover((params) => {
+    if (!hasDocument(params) || !isPosition(params.position)) throw invalidParams('textDocument/hover', '{ textDocument: { uri }, position: { line, character } }');
+    const { textDocument, position } = params;
     const known = ws.findingsFor(textDocument.uri);
     if (!known) return null;
     const converter = known.converter;
@@ -168,7 +194,11 @@ export function startServer(connection: Connection): void {
     };
   });
 
-  connection.onCodeAction(({ textDocument, range, context }) => {
+  connection.onCodeAction((params) => {
+    if (!hasDocument(params) || !isRange(params.range) || !isObject(params.context)) {
+      throw invalidParams('textDocument/codeAction', '{ textDocument: { uri }, range: { start, end }, context: { diagnostics } }');
+    }
+    const { textDocument, range, context } = params;
     const known = ws.findingsFor(textDocument.uri);
     const doc = ws.documents.get(textDocument.uri);
     // A notebook cell is not a text document of its own: its text and language come from the notebook, and
