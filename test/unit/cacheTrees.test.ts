@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type CacheFinding, type CacheScanContext, type CacheScanResult, loadCacheKinds, nameMatcher, scanCacheTrees } from '../../server/src/engine/cacheTrees';
+import * as zlib from 'node:zlib';
+import { type CacheFinding, type CacheScanContext, type CacheScanResult, loadCacheKinds, nameMatcher, NESTED_DEPTH, scanCacheTrees } from '../../server/src/engine/cacheTrees';
 import { CatalogError, loadCatalog } from '../../server/src/engine/rules/catalog';
 import { bufferSource, readZipDirectory, readZipEntry, ZipError } from '../../server/src/engine/zip';
 
@@ -222,7 +223,7 @@ describe('cache trees: generated fixtures', function () {
     }
   });
 
-  it('reads zip64 and deflated archives written by Python, and reports damaged ones', function () {
+  it('reads zip64 and deflated archives written by Python, and reports damaged ones', async function () {
     const zdir = tempDir('zip');
     try {
       const file = path.join(zdir, 'z.zip');
@@ -235,10 +236,12 @@ describe('cache trees: generated fixtures', function () {
       const buf = fs.readFileSync(file);
       const entries = readZipDirectory(bufferSource(buf));
       assert.deepEqual(entries.map((e) => [e.name, e.method, e.uncompressedSize]), [['archive/data.pkl', 8, 4000], ['archive/version', 0, 2]]);
-      const data = readZipEntry(bufferSource(buf), entries[0]!, MIB);
+      const data = await readZipEntry(bufferSource(buf), entries[0]!, MIB);
       assert.deepEqual([data.data.length, data.truncated, data.data.subarray(0, 4).toString('hex')], [4000, false, '80024e2e']);
-      assert.deepEqual(readZipEntry(bufferSource(buf), entries[0]!, 100).truncated, true);
-      const stored = readZipEntry(bufferSource(buf), entries[1]!, 1);
+      const head = await readZipEntry(bufferSource(buf), entries[0]!, 100);
+      // A deflated member over the limit is inflated up to the limit, not skipped.
+      assert.deepEqual([head.data.length, head.truncated, head.data.subarray(0, 4).toString('hex')], [100, true, '80024e2e']);
+      const stored = await readZipEntry(bufferSource(buf), entries[1]!, 1);
       assert.deepEqual([stored.data.toString(), stored.truncated], ['3', true]);
       assert.throws(() => readZipDirectory(bufferSource(buf.subarray(0, buf.length - 30))), ZipError);
       assert.throws(() => readZipDirectory(bufferSource(Buffer.from('PK\x03\x04 not really a zip'))), /end-of-central-directory/);
@@ -584,6 +587,216 @@ describe('cache-kinds.yml', () => {
     assert.deepEqual(
       ['os.system', 'os.path.join', 'osx.foo', 'torch.FloatStorage', 'torch.storage.FloatStorage', 'builtins.eval', 'builtins.evaluate'].map((q) => m(q)),
       [true, true, false, true, false, true, false],
+    );
+  });
+});
+
+interface ZipMember {
+  name: string;
+  data: Buffer;
+  deflate?: boolean;
+  /** The uncompressed size the headers declare, when it should lie. */
+  declared?: number;
+}
+
+/**
+ * A zip archive whose members may be deflated; the central directory lists every member `listed` times
+ * (copies named `<name>.<i>.pkl` that all point at the one local record, as zip bombs do).
+ */
+function zipOf(members: ZipMember[], listed = 1): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  let count = 0;
+  for (const m of members) {
+    const body = m.deflate ? zlib.deflateRawSync(m.data) : m.data;
+    const n = Buffer.from(m.name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(m.deflate ? 8 : 0, 8);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(m.declared ?? m.data.length, 22);
+    local.writeUInt16LE(n.length, 26);
+    for (let i = 0; i < listed; i++) {
+      const cn = Buffer.from(listed === 1 ? m.name : `${m.name}.${i}.pkl`);
+      const central = Buffer.alloc(46);
+      central.writeUInt32LE(0x02014b50, 0);
+      central.writeUInt16LE(m.deflate ? 8 : 0, 10);
+      central.writeUInt32LE(body.length, 20);
+      central.writeUInt32LE(m.declared ?? m.data.length, 24);
+      central.writeUInt16LE(cn.length, 28);
+      central.writeUInt32LE(offset, 42);
+      centrals.push(central, cn);
+      count++;
+    }
+    locals.push(local, n, body);
+    offset += 30 + n.length + body.length;
+  }
+  const dir = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(count, 8);
+  end.writeUInt16LE(count, 10);
+  end.writeUInt32LE(dir.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, dir, end]);
+}
+
+/** The red team's payload: `os.system('id')` through GLOBAL (protocol 2), GLOBAL at byte 2, REDUCE at byte 21. */
+const EVIL = Buffer.from('\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.', 'latin1');
+
+/** `depth` times: EVIL (or the last archive) as `a/data.pkl` of a stored zip, that zip as a pickled bytes value. */
+function nestedArchive(depth: number): Buffer {
+  let inner: Buffer = EVIL;
+  let zip: Buffer = Buffer.alloc(0);
+  for (let i = 0; i < depth; i++) {
+    zip = zipOf([{ name: 'a/data.pkl', data: inner }]);
+    inner = bytesPickle(zip);
+  }
+  return zip;
+}
+
+/** A pickle that calls os.system at its start, then `filler` bytes of `N0` (push None, pop it), `N` and STOP. */
+function longPickle(filler: number): Buffer {
+  return Buffer.concat([Buffer.from('cos\nsystem\nX\x02\x00\x00\x00id\x85R0', 'latin1'), Buffer.alloc(filler, 'N0'), Buffer.from('N.')]);
+}
+
+describe('cache trees: limits are never silent', () => {
+  const dirs: string[] = [];
+  const fresh = (name: string): string => {
+    const d = tempDir(name);
+    dirs.push(d);
+    return d;
+  };
+  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const rows = (r: CacheScanResult): unknown[] =>
+    r.findings.map((f) => [f.evidence.cache.check, f.evidence.cache.member, f.evidence.cache.import ?? null, f.confidence]);
+
+  it(`follows zip-in-pickle nesting ${NESTED_DEPTH} levels deep, and reports a pickle nested deeper as nested-too-deep`, async () => {
+    const level = (n: number): string => Array.from({ length: n }, () => 'a/data.pkl').join(' > zip archive at byte 7 > ');
+    for (const depth of [1, 2, 3, 4, 5, 10, 50, 200]) {
+      const base = fresh(`deep${depth}`);
+      fs.writeFileSync(path.join(base, 'deep.pt'), nestedArchive(depth));
+      const r = await scan([base], base);
+      assert.deepEqual(r.warnings, [], `depth ${depth}`);
+      if (depth <= NESTED_DEPTH + 1) {
+        assert.deepEqual(rows(r), [['pickle-import', level(depth), 'os.system', 'high']], `depth ${depth}`);
+        assert.deepEqual([r.findings[0]!.evidence.cache.offset, r.findings[0]!.evidence.cache.call?.offset], [2, 21]);
+      } else {
+        const member = `${level(NESTED_DEPTH + 1)} > zip archive at byte 7`;
+        assert.deepEqual(rows(r), [['nested-too-deep', member, null, 'medium']], `depth ${depth}`);
+        const f = r.findings[0]!;
+        assert.equal(f.ruleId, 'JIT-CACHE-POISONING');
+        assert.equal(f.evidence.path, 'deep.pt');
+        assert.match(f.evidence.signal, new RegExp(`nested ${NESTED_DEPTH + 1} levels deep inside pickles, past the limit of ${NESTED_DEPTH}`));
+        assert.match(f.evidence.signal, /was not inspected/);
+      }
+    }
+  });
+
+  it('reports pickles nested in pickles past the limit too, but not bytes at the limit that only start like a pickle', async () => {
+    const base = fresh('deep-pickles');
+    const root = path.join(base, 'cache');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'k.f-1.py311.nbi'), Buffer.from([0x80, 5, 0x8c, 1, 0x31, 0x2e, 0x80, 5, 0x4e, 0x2e]));
+    let deep: Buffer = SYSTEM_PICKLE;
+    let fake: Buffer = Buffer.from([0x80, 4, 0xff, 0x00, 0x13, 0x37]);
+    for (let i = 0; i <= NESTED_DEPTH; i++) {
+      deep = bytesPickle(deep);
+      fake = bytesPickle(fake);
+    }
+    fs.writeFileSync(path.join(root, 'a.nbc'), deep);
+    fs.writeFileSync(path.join(root, 'b.nbc'), fake);
+    const r = await scan([base], base);
+    assert.deepEqual(rows(r), [['nested-too-deep', 'pickle at byte 7 > pickle at byte 14 > pickle at byte 21', null, 'medium']]);
+    assert.equal(r.findings[0]!.evidence.path, 'cache/a.nbc');
+    assert.deepEqual(r.warnings, []);
+  });
+
+  it('disassembles the first --max-file-size bytes of a larger deflated pickle member, with the too-large warning', async () => {
+    const base = fresh('big-member');
+    fs.writeFileSync(path.join(base, 'model.pt'), zipOf([{ name: 'archive/data.pkl', data: longPickle(16 * MIB), deflate: true }]));
+    const r = await scan([base], base);
+    assert.deepEqual(rows(r), [['pickle-import', 'archive/data.pkl', 'os.system', 'high']]);
+    assert.deepEqual(r.warnings, [
+      { code: 'too-large', path: 'model.pt', message: `member archive/data.pkl is ${16 * MIB + 23} bytes, over the ${MIB}-byte limit (--max-file-size); only the first ${MIB} bytes were disassembled` },
+    ]);
+  });
+
+  it('inflates no more than the limit whatever size the headers declare, and says so', async () => {
+    const buf = zipOf([{ name: 'archive/data.pkl', data: longPickle(64 * MIB), deflate: true, declared: 100 }]);
+    const [entry] = readZipDirectory(bufferSource(buf));
+    const read = await readZipEntry(bufferSource(buf), entry!, MIB);
+    assert.deepEqual([read.data.length, read.truncated, read.error], [MIB, true, undefined]);
+    const base = fresh('liar');
+    fs.writeFileSync(path.join(base, 'model.pt'), buf);
+    const r = await scan([base], base);
+    assert.deepEqual(rows(r), [['pickle-import', 'archive/data.pkl', 'os.system', 'high']]);
+    assert.deepEqual(r.warnings.map((w) => w.message), [
+      `member archive/data.pkl inflates to more than the 100 bytes its header declares, over the ${MIB}-byte limit (--max-file-size); only the first ${MIB} bytes were disassembled`,
+    ]);
+  });
+
+  it('disassembles what inflated before a damaged deflate stream, with a warning', async () => {
+    // A sync-flushed stream ends on a byte boundary; a stored block whose LEN and NLEN disagree follows.
+    const body = Buffer.concat([zlib.deflateRawSync(longPickle(1000), { finishFlush: zlib.constants.Z_SYNC_FLUSH }), Buffer.from([0, 5, 0, 0, 0])]);
+    const zip = zipOf([{ name: 'archive/data.pkl', data: body }]);
+    // Mark the stored member as deflated: the body above is raw deflate data.
+    zip.writeUInt16LE(8, 8);
+    zip.writeUInt16LE(8, zip.indexOf(Buffer.from([0x50, 0x4b, 1, 2])) + 10);
+    const base = fresh('damaged');
+    fs.writeFileSync(path.join(base, 'model.pt'), zip);
+    const r = await scan([base], base);
+    assert.deepEqual(rows(r), [['pickle-import', 'archive/data.pkl', 'os.system', 'high']]);
+    assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
+    assert.equal(r.warnings[0]!.code, 'parse-error');
+    assert.match(r.warnings[0]!.message, /^member archive\/data\.pkl cannot be inflated past byte 1023: .*; the first 1023 bytes were disassembled$/);
+  });
+
+  it('stops inflating members of one file at its budget, naming the member where it stopped', async () => {
+    const base = fresh('bomb');
+    // One 2 MiB member listed 40 times: 80 MiB to inflate from a few kilobytes.
+    fs.writeFileSync(path.join(base, 'bomb.pt'), zipOf([{ name: 'archive/data.pkl', data: longPickle(2 * MIB), deflate: true }], 40));
+    const r = await scan([base], base);
+    assert.equal(r.findings.length, 16);
+    assert.ok(r.findings.every((f) => f.evidence.cache.import === 'os.system'));
+    const budget = r.warnings.filter((w) => w.message.includes('budget') || w.message.includes('were not read'));
+    assert.deepEqual(budget.map((w) => w.message), [`${16 * MIB} bytes of archive members were disassembled (16 times the ${MIB}-byte limit); member archive/data.pkl.16.pkl and the 23 pickle member(s) after it were not read`]);
+    assert.equal(r.warnings.length, 17, 'each member read is over the limit, and says so');
+  });
+
+  it('reports a code-running call in a nested pickle that breaks off after it, with a warning; other damaged look-alikes stay quiet', async () => {
+    const base = fresh('nested-damaged');
+    const root = path.join(base, 'cache');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'k.f-1.py311.nbi'), Buffer.from([0x80, 5, 0x8c, 1, 0x31, 0x2e, 0x80, 5, 0x4e, 0x2e]));
+    // SYSTEM_PICKLE with its STOP replaced by a byte that is no opcode: pickle.loads runs os.system, then fails.
+    const broken = Buffer.concat([SYSTEM_PICKLE.subarray(0, SYSTEM_PICKLE.length - 1), Buffer.from([0xff])]);
+    fs.writeFileSync(path.join(root, 'a.nbc'), bytesPickle(broken));
+    // A foreign but not code-running global, cut off: bytes that may merely look like a pickle, so quiet.
+    fs.writeFileSync(path.join(root, 'b.nbc'), bytesPickle(Buffer.from('\x80\x02ccollections\nOrderedDict\n)R\xff', 'latin1')));
+    const r = await scan([base], base);
+    assert.deepEqual(rows(r), [['pickle-import', 'pickle at byte 7', 'os.system', 'high']]);
+    assert.deepEqual(r.warnings.map((w) => [w.code, w.path, w.message]), [
+      ['parse-error', 'cache/a.nbc', 'pickle at byte 7: pickle is malformed: byte 0xff at byte 32 is not a pickle opcode; the opcodes before byte 32 were checked, the rest was not read'],
+    ]);
+  });
+
+  it('warns about a damaged zip archive nested in a pickle, and about nested members over the limit', async () => {
+    const base = fresh('nested-zip');
+    const root = path.join(base, 'cache');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(root, 'k.f-1.py311.nbi'), Buffer.from([0x80, 5, 0x8c, 1, 0x31, 0x2e, 0x80, 5, 0x4e, 0x2e]));
+    fs.writeFileSync(path.join(root, 'a.nbc'), bytesPickle(Buffer.from('PK\x03\x04 not really a zip')));
+    fs.writeFileSync(path.join(root, 'b.nbc'), bytesPickle(zipOf([{ name: 'archive/data.pkl', data: longPickle(2 * MIB), deflate: true }])));
+    const r = await scan([base], base);
+    assert.deepEqual(rows(r), [['pickle-import', 'zip archive at byte 7 > archive/data.pkl', 'os.system', 'high']]);
+    assert.deepEqual(
+      sortByJson(r.warnings.map((w) => [w.code, w.path, w.message.replace(/ \(at byte \d+\)/, '')])),
+      [
+        ['parse-error', 'cache/a.nbc', 'zip archive at byte 7: zip archive has no end-of-central-directory record (not a zip archive, or cut off); not disassembled'],
+        ['too-large', 'cache/b.nbc', `member zip archive at byte 7 > archive/data.pkl is ${2 * MIB + 23} bytes, over the ${MIB}-byte limit (--max-file-size); only the first ${MIB} bytes were disassembled`],
+      ],
     );
   });
 });

@@ -452,7 +452,7 @@ export interface CacheEvidence {
   entry: string;
   /** Inside the entry: an archive member, a mega-cache artifact (`inductor/<key>`), a nested payload. */
   member?: string;
-  check: 'pickle-import' | 'generated-code' | 'writable' | 'foreign-owner' | 'symlink-out' | 'group-path';
+  check: 'pickle-import' | 'generated-code' | 'writable' | 'foreign-owner' | 'symlink-out' | 'group-path' | 'nested-too-deep';
   /** Pickle findings: the importing opcode and its byte offset in the entry (or member), and the name. */
   opcode?: string;
   offset?: number;
@@ -512,7 +512,16 @@ const DEFAULT_MAX_ENTRIES = 2_000_000;
 /** Findings, and warnings, one tree may add before the rest are summarised in one warning. */
 const MAX_FINDINGS_PER_TREE = 1000;
 const MAX_WARNINGS_PER_TREE = 200;
-const NESTED_DEPTH = 2;
+/**
+ * Pickles and zip archives nested in a pickle are followed this many levels deep; a loadable payload nested
+ * deeper is reported as a `nested-too-deep` finding (torch.save and the compilers never nest them at all).
+ */
+export const NESTED_DEPTH = 2;
+/**
+ * Bytes of archive members one file may have inflated and disassembled, in entry limits: a zip whose
+ * directory lists one deflated member many times (a zip bomb) stops there, with a warning.
+ */
+const MEMBER_BUDGET_ENTRIES = 16;
 const CALLING_OPCODES = new Set(['REDUCE', 'INST', 'OBJ']);
 const SPAN_ONE: Span = { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1, startOffset: 0, endOffset: 0 };
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
@@ -575,12 +584,12 @@ function readHead(abs: string, max: number): { data: Buffer; size: number } {
   }
 }
 
-function withSource<T>(abs: string, use: (src: ByteSource) => T): T {
+async function withSource<T>(abs: string, use: (src: ByteSource) => Promise<T>): Promise<T> {
   const fd = fs.openSync(abs, OPEN_FLAGS);
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
-    return use(fileSource(fd, st.size));
+    return await use(fileSource(fd, st.size));
   } finally {
     fs.closeSync(fd);
   }
@@ -637,6 +646,9 @@ class CacheScan {
   private readonly sources = new Set<string>();
   private visited = 0;
   private readonly maxEntries: number;
+  /** Member bytes the current file may still inflate (MEMBER_BUDGET_ENTRIES entry limits per file). */
+  private memberBudget = 0;
+  private memberBudgetWarned = false;
   private stopped = false;
 
   constructor(
@@ -1095,6 +1107,7 @@ class CacheScan {
 
   private async scanPickleFile(abs: string, size: number, pickles: number, where: EntryPlace): Promise<void> {
     const entry = this.readEntry(abs, size, 'disassembled');
+    this.startFile();
     if (entry) await this.scanPickleData(abs, entry.data, { ...where, member: undefined }, { maxPickles: pickles, partial: entry.partial, depth: 0 });
   }
 
@@ -1106,32 +1119,100 @@ class CacheScan {
     opts: { maxPickles: number; partial: boolean; depth: number; quietProblems?: boolean; baseOffset?: number },
   ): Promise<PickleDisassembly> {
     const dis = disassemblePickles(data, { maxPickles: opts.maxPickles, recordOpcodes: false, baseOffset: opts.baseOffset ?? 0 });
-    if (opts.quietProblems && dis.problems.length > 0) return dis;
+    if (opts.quietProblems && dis.problems.length > 0) {
+      // Bytes that only start like a pickle stay quiet; but a loader runs every opcode before the damage, so a
+      // code-running name called there is reported (random bytes never spell one), with the damage as a warning.
+      const called = this.calledCodeRunning(dis);
+      if (called.length === 0) return dis;
+      this.reportImports(abs, { ...dis, imports: called }, where);
+      const problem = dis.problems[0]!;
+      this.warn('parse-error', abs, `${where.member ? `${where.member}: ` : ''}pickle ${problem.message}; the opcodes before byte ${problem.offset} were checked, the rest was not read`);
+      return dis;
+    }
     for (const problem of dis.problems) {
       // A pickle cut off by our own size limit is already explained by the too-large warning.
       if (opts.partial && problem.kind === 'truncated') continue;
       this.warn('parse-error', abs, `${where.member ? `${where.member}: ` : ''}pickle ${dis.pickles.length > 1 ? `${problem.pickle + 1} ` : ''}${problem.message}; the opcodes before byte ${problem.offset} were checked, the rest was not read`);
     }
     this.reportImports(abs, dis, where);
-    if (opts.depth < NESTED_DEPTH) {
-      for (const payload of dis.embedded) {
-        const start = payload.offset - (opts.baseOffset ?? 0);
-        const slice = data.subarray(start, start + payload.length);
-        // Nested places read as a path: `archive/data.pkl > pickle at byte 120`.
-        const member = (what: string): string => `${where.member ? `${where.member} > ` : ''}${what} at byte ${payload.offset}`;
-        if (payload.kind === 'pickle') {
-          // Bytes that merely start like a pickle are only trusted as one when they read through to STOP.
+    const tooDeep: string[] = [];
+    for (const payload of dis.embedded) {
+      const start = payload.offset - (opts.baseOffset ?? 0);
+      const slice = data.subarray(start, start + payload.length);
+      // Nested places read as a path: `archive/data.pkl > pickle at byte 120`.
+      const member = (what: string): string => `${where.member ? `${where.member} > ` : ''}${what} at byte ${payload.offset}`;
+      const deeper = opts.depth >= NESTED_DEPTH;
+      if (payload.kind === 'pickle') {
+        // Bytes that merely start like a pickle are only trusted as one when they read through to STOP, or call
+        // code-running names before they break off (calledCodeRunning).
+        if (!deeper) {
           await this.scanPickleData(abs, slice, { ...where, member: member('pickle') }, { maxPickles: 1, partial: false, depth: opts.depth + 1, quietProblems: true, baseOffset: payload.offset });
-        } else if (payload.kind === 'zip') {
-          for (const m of this.zipPickles(abs, bufferSource(slice), { ...where, member: member('zip archive') }, true)) {
-            await this.scanPickleData(abs, m.data, { ...where, member: m.member }, { maxPickles: 1, partial: m.truncated, depth: opts.depth + 1, quietProblems: true });
-          }
-        } else if (payload.kind === 'python' && where.embeddedSource) {
-          await this.checkGeneratedSource(slice.toString('utf8'), { ...where, path: abs, member: member('source'), embedded: true });
+        } else if (this.loadsAsPickle(disassemblePickles(slice, { maxPickles: 1, recordOpcodes: false }))) {
+          tooDeep.push(member('pickle'));
         }
+      } else if (payload.kind === 'zip') {
+        const place = { ...where, member: member('zip archive') };
+        if (!deeper) {
+          await this.zipPickles(abs, bufferSource(slice), place, (m) =>
+            this.scanPickleData(abs, m.data, { ...where, member: m.member }, { maxPickles: 1, partial: m.truncated, depth: opts.depth + 1 }),
+          );
+        } else if (this.zipHoldsPickles(abs, bufferSource(slice), place)) {
+          tooDeep.push(place.member);
+        }
+      } else if (payload.kind === 'python' && where.embeddedSource) {
+        if (!deeper) await this.checkGeneratedSource(slice.toString('utf8'), { ...where, path: abs, member: member('source'), embedded: true });
+        else tooDeep.push(member('source'));
       }
     }
+    if (tooDeep.length > 0) this.reportTooDeep(abs, where, opts.depth, tooDeep);
     return dis;
+  }
+
+  /** Code-running names a pickle calls: what a loader runs even when the stream breaks off later. */
+  private calledCodeRunning(dis: PickleDisassembly): PickleDisassembly['imports'] {
+    return dis.imports.filter((i) => i.known && this.kinds.codeRunning(i.qualified) && i.calls.some((c) => CALLING_OPCODES.has(c.opcode)));
+  }
+
+  /** Nested bytes that start like a pickle count as one when they read through to STOP, or call code before breaking off. */
+  private loadsAsPickle(dis: PickleDisassembly): boolean {
+    return dis.problems.length === 0 || this.calledCodeRunning(dis).length > 0;
+  }
+
+  /**
+   * A loadable payload (a pickle, a zip archive of pickles, Python source) nested deeper than NESTED_DEPTH
+   * levels inside pickles: not inspected, and reported, since nesting is a way to hide a pickle from scanners.
+   */
+  private reportTooDeep(abs: string, where: EntryPlace & { member?: string }, depth: number, members: string[]): void {
+    const first = members[0]!;
+    const more = members.length > 1 ? ` (and ${members.length - 1} more payload${members.length > 2 ? 's' : ''} at the same depth)` : '';
+    const writer = where.kind === 'torch-archive' ? 'torch.save writes no archive or pickle inside a pickle for tensors and state dicts' : `${where.title} entries never nest archives or pickles this deep`;
+    this.add(
+      {
+        path: this.ctx.display(abs),
+        nodeType: 'nested payload',
+        snippet: `${first}${more}`,
+        signal:
+          `\`${where.entry}\` (${first}) in the ${where.title} at ${where.root} holds a loadable payload nested ${depth + 1} levels deep inside pickles, past the limit of ${NESTED_DEPTH}${more}; ` +
+          `Sentinel follows nested pickles and zip archives ${NESTED_DEPTH} levels deep, so what loading it would import and call was not inspected; ${writer}, and nesting is a way to hide a pickle from scanners`,
+        confidence: 'medium',
+        cache: { kind: where.kind, root: where.root, entry: where.entry, member: first, check: 'nested-too-deep' },
+      },
+      `nested-too-deep\0${where.kind}\0${where.entry}\0${first}`,
+    );
+  }
+
+  /** Whether bytes at the nesting limit are a readable zip archive with pickle members (warned when damaged). */
+  private zipHoldsPickles(abs: string, src: ByteSource, where: EntryPlace & { member?: string }): boolean {
+    try {
+      return readZipDirectory(src).some((e) => this.kinds.archives.members(e.name));
+    } catch (err) {
+      this.warnZip(abs, where, err);
+      return false;
+    }
+  }
+
+  private warnZip(abs: string, where: EntryPlace & { member?: string }, err: unknown): void {
+    this.warn('parse-error', abs, `${where.member ? `${where.member}: ` : ''}zip archive ${err instanceof ZipError ? `${err.message} (at byte ${err.offset})` : (err as Error).message}; not disassembled`);
   }
 
   private reportImports(abs: string, dis: PickleDisassembly, where: EntryPlace & { member?: string }): void {
@@ -1211,19 +1292,27 @@ class CacheScan {
       if (!this.tick()) return true;
       const tree: CacheTree = { path: display, kind: 'torch-archive', title: this.kinds.archives.title, entries: 0 };
       this.result.trees.push(tree);
-      let members: ZipPickle[] = [];
+      this.startFile();
       try {
-        members = withSource(abs, (src) => this.zipPickles(abs, src, where, false, (n) => (tree.entries = n)));
+        await withSource(abs, (src) =>
+          this.zipPickles(
+            abs,
+            src,
+            where,
+            (m) => this.scanPickleData(abs, m.data, { ...where, member: m.member }, { maxPickles: 1, partial: m.truncated, depth: 0 }),
+            (n) => (tree.entries = n),
+          ),
+        );
       } catch (err) {
         this.warn('unreadable', abs, errnoText(err));
       }
-      for (const m of members) await this.scanPickleData(abs, m.data, { ...where, member: m.member }, { maxPickles: 1, partial: m.truncated, depth: 0 });
       return true;
     }
     if (head[0] === 0x80 && head[1]! <= 5 && !megaCachePickle(head)) {
       if (!this.tick()) return true;
       this.result.trees.push({ path: display, kind: 'torch-archive', title: this.kinds.archives.title, entries: 1 });
       const entry = this.readEntry(abs, size, 'disassembled');
+      this.startFile();
       if (entry) await this.scanPickleData(abs, entry.data, where, { maxPickles: this.kinds.archives.legacyPickles, partial: entry.partial, depth: 0 });
       return true;
     }
@@ -1234,33 +1323,67 @@ class CacheScan {
     return false;
   }
 
-  /** Reads the pickle members of a zip archive (each up to the entry limit) while the archive is open. */
-  private zipPickles(abs: string, src: ByteSource, where: EntryPlace & { member?: string }, quiet: boolean, count?: (n: number) => void): ZipPickle[] {
+  /** A new top-level file: its members get a fresh budget. */
+  private startFile(): void {
+    this.memberBudget = MEMBER_BUDGET_ENTRIES * this.ctx.maxEntryBytes;
+    this.memberBudgetWarned = false;
+  }
+
+  /**
+   * Reads the pickle members of a zip archive (each up to the entry limit) while the archive is open, and
+   * hands each to `each` before reading the next, so one member's bytes are in memory at a time per level.
+   */
+  private async zipPickles(
+    abs: string,
+    src: ByteSource,
+    where: EntryPlace & { member?: string },
+    each: (m: ZipPickle) => Promise<unknown>,
+    count?: (n: number) => void,
+  ): Promise<void> {
     let entries;
     try {
       entries = readZipDirectory(src);
     } catch (err) {
-      if (!quiet) this.warn('parse-error', abs, `${where.member ? `${where.member}: ` : ''}zip archive ${err instanceof ZipError ? `${err.message} (at byte ${err.offset})` : (err as Error).message}; not disassembled`);
-      return [];
+      this.warnZip(abs, where, err);
+      return;
     }
     count?.(entries.length);
-    const out: ZipPickle[] = [];
-    for (const entry of entries) {
-      if (!this.kinds.archives.members(entry.name)) continue;
+    const limit = this.ctx.maxEntryBytes;
+    const pickles = entries.filter((e) => this.kinds.archives.members(e.name));
+    for (let i = 0; i < pickles.length; i++) {
+      const entry = pickles[i]!;
+      const name = where.member ? `${where.member} > ${entry.name}` : entry.name;
+      if (this.memberBudget <= 0) {
+        if (!this.memberBudgetWarned) {
+          this.memberBudgetWarned = true;
+          this.warn(
+            'too-large',
+            abs,
+            `${MEMBER_BUDGET_ENTRIES * limit} bytes of archive members were disassembled (${MEMBER_BUDGET_ENTRIES} times the ${limit}-byte limit); member ${name} and the ${pickles.length - i - 1} pickle member(s) after it were not read`,
+          );
+        }
+        return;
+      }
+      const cap = Math.min(limit, this.memberBudget);
       let read;
       try {
-        read = readZipEntry(src, entry, this.ctx.maxEntryBytes);
+        read = await readZipEntry(src, entry, cap);
       } catch (err) {
-        if (!quiet) this.warn('parse-error', abs, `member ${entry.name}: ${(err as Error).message}`);
+        this.warn('parse-error', abs, `member ${name}: ${(err as Error).message}; not disassembled`);
         continue;
       }
-      if (read.truncated && !quiet) {
-        this.warn('too-large', abs, `member ${entry.name} is ${entry.uncompressedSize} bytes, over the ${this.ctx.maxEntryBytes}-byte limit; ${read.data.length > 0 ? `only the first ${read.data.length} bytes were disassembled` : 'not disassembled'}`);
+      this.memberBudget -= Math.max(read.data.length, 1);
+      if (read.error) {
+        this.warn('parse-error', abs, `${where.member ? `${where.member} > ` : ''}${read.error}; the first ${read.data.length} bytes were disassembled`);
+      }
+      if (read.truncated) {
+        const size = entry.uncompressedSize > read.data.length ? `is ${entry.uncompressedSize} bytes` : `inflates to more than the ${entry.uncompressedSize} bytes its header declares`;
+        const why = cap < limit ? `the ${MEMBER_BUDGET_ENTRIES * limit}-byte budget for the members of one file` : `the ${limit}-byte limit (--max-file-size)`;
+        this.warn('too-large', abs, `member ${name} ${size}, over ${why}; ${read.data.length > 0 ? `only the first ${read.data.length} bytes were disassembled` : 'not disassembled'}`);
       }
       if (read.data.length === 0) continue;
-      out.push({ member: where.member ? `${where.member} > ${entry.name}` : entry.name, data: read.data, truncated: read.truncated });
+      await each({ member: name, data: read.data, truncated: read.truncated || read.error !== undefined });
     }
-    return out;
   }
 
   private async scanMegaCache(abs: string): Promise<void> {
@@ -1291,6 +1414,7 @@ class CacheScan {
     };
     const tree: CacheTree = { path: display, kind: 'mega-cache', title: this.kinds.megaCache.title, entries: 0 };
     this.result.trees.push(tree);
+    this.startFile();
     const entry = this.readEntry(abs, size, 'read');
     if (!entry) return;
     const { data, partial } = entry;

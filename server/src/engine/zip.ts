@@ -147,11 +147,27 @@ export function readZipDirectory(src: ByteSource, maxEntries = 1_000_000): ZipEn
   return entries;
 }
 
+/** The most a deflate stream can expand: 258 bytes from 2 bits, about 1032 to 1 (RFC 1951). */
+const MAX_DEFLATE_RATIO = 1032;
+const MIN_FEED = 1024;
+const MAX_FEED = 64 * 1024;
+
+/** One member's first bytes; `truncated` when the member is longer, `error` when its data broke off. */
+export interface ZipEntryRead {
+  data: Buffer;
+  truncated: boolean;
+  dataOffset: number;
+  /** A deflated member whose stream is damaged: what was inflated before the damage is in `data`. */
+  error?: string;
+}
+
 /**
  * The first `maxBytes` bytes of one member, inflated if needed. `truncated` is true when the member is
- * longer; a deflated member over the limit is not inflated at all (`data` empty, `truncated` true).
+ * longer (by its declared size or by what inflating it produced). A deflated member is inflated as a stream
+ * and inflating stops once `maxBytes` are out, so a member of any size (or a zip bomb) costs at most
+ * `maxBytes` plus about a megabyte of memory, whatever sizes the directory declares.
  */
-export function readZipEntry(src: ByteSource, entry: ZipEntry, maxBytes: number): { data: Buffer; truncated: boolean; dataOffset: number } {
+export async function readZipEntry(src: ByteSource, entry: ZipEntry, maxBytes: number): Promise<ZipEntryRead> {
   const header = src.read(entry.localHeaderOffset, 30);
   if (header.length !== 30 || header.readUInt32LE(0) !== LOCAL) throw new ZipError(`member ${entry.name} has no local header`, entry.localHeaderOffset);
   const dataOffset = entry.localHeaderOffset + 30 + header.readUInt16LE(26) + header.readUInt16LE(28);
@@ -161,13 +177,92 @@ export function readZipEntry(src: ByteSource, entry: ZipEntry, maxBytes: number)
     return { data: src.read(dataOffset, n), truncated: entry.compressedSize > maxBytes, dataOffset };
   }
   if (entry.method === 8) {
-    if (entry.uncompressedSize > maxBytes || entry.compressedSize > maxBytes) return { data: Buffer.alloc(0), truncated: true, dataOffset };
-    try {
-      const data = zlib.inflateRawSync(src.read(dataOffset, entry.compressedSize), { maxOutputLength: maxBytes });
-      return { data, truncated: false, dataOffset };
-    } catch (err) {
-      throw new ZipError(`member ${entry.name} cannot be inflated: ${(err as Error).message}`, dataOffset);
-    }
+    const out = await inflateHead(src, dataOffset, entry.compressedSize, maxBytes);
+    return {
+      data: out.data,
+      truncated: out.truncated || entry.uncompressedSize > maxBytes,
+      dataOffset,
+      ...(out.error ? { error: `member ${entry.name} cannot be inflated past byte ${out.data.length}: ${out.error}` } : {}),
+    };
   }
   throw new ZipError(`member ${entry.name} uses compression method ${entry.method}, which Sentinel does not read`, entry.directoryOffset);
+}
+
+/**
+ * Inflates the raw deflate stream at `start` until `maxBytes` are out. The compressed bytes are fed in
+ * pieces small enough that one piece cannot expand past the remaining room by more than about a megabyte;
+ * output past `maxBytes` is dropped as it arrives.
+ */
+async function inflateHead(src: ByteSource, start: number, compressedSize: number, maxBytes: number): Promise<{ data: Buffer; truncated: boolean; error?: string }> {
+  const inflater = zlib.createInflateRaw();
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let produced = 0;
+  let failure: Error | undefined;
+  inflater.on('data', (chunk: Buffer) => {
+    produced += chunk.length;
+    if (kept < maxBytes) {
+      const take = chunk.subarray(0, maxBytes - kept);
+      chunks.push(take);
+      kept += take.length;
+    }
+  });
+  const finished = new Promise<void>((resolve) => {
+    inflater.once('end', resolve);
+    inflater.once('close', resolve);
+    inflater.once('error', (err: Error) => {
+      failure = err;
+      resolve();
+    });
+  });
+  let fed = 0;
+  while (fed < compressedSize && produced <= maxBytes && !failure) {
+    const room = Math.ceil((maxBytes - produced) / MAX_DEFLATE_RATIO);
+    const piece = src.read(start + fed, Math.min(compressedSize - fed, Math.max(MIN_FEED, Math.min(MAX_FEED, room))));
+    if (piece.length === 0) break;
+    fed += piece.length;
+    // A write that hits damaged data may never call back: the error (or close) ends the wait instead.
+    await Promise.race([new Promise<void>((resolve) => inflater.write(piece, () => resolve())), finished]);
+  }
+  const stoppedEarly = fed < compressedSize || produced > maxBytes;
+  if (!stoppedEarly && !failure) {
+    inflater.end();
+    await finished;
+  } else {
+    inflater.destroy();
+    await finished;
+  }
+  let data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (failure) {
+    // zlib drops the output of the write that hit the damage; the longest prefix that inflates gives it back.
+    const recovered = inflateLongestPrefix(src, start, fed, maxBytes);
+    if (recovered.length > data.length) data = recovered;
+  }
+  return { data, truncated: produced > maxBytes || (stoppedEarly && !failure), ...(failure ? { error: failure.message } : {}) };
+}
+
+/**
+ * The output of the longest prefix of the first `fed` compressed bytes that inflates without an error and
+ * within `maxBytes` (a binary search; a cut-off prefix is no error with a sync flush). Only damaged members
+ * come here.
+ */
+function inflateLongestPrefix(src: ByteSource, start: number, fed: number, maxBytes: number): Buffer {
+  const input = src.read(start, fed);
+  let best: Buffer = Buffer.alloc(0);
+  let lo = 0;
+  let hi = input.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    let out: Buffer | undefined;
+    try {
+      out = zlib.inflateRawSync(input.subarray(0, mid), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: Math.max(1, maxBytes) });
+    } catch {
+      out = undefined;
+    }
+    if (out) {
+      best = out;
+      lo = mid;
+    } else hi = mid - 1;
+  }
+  return best;
 }
