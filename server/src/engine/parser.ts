@@ -9,8 +9,17 @@ let initialised: Promise<void> | undefined;
 const languages = new Map<string, Promise<Language>>();
 const parsers = new Map<string, Parser>();
 
+/** Set once the parser's WebAssembly instance has aborted: it cannot parse again in this thread. */
+let crashed: string | undefined;
+
+/** Why the parser can no longer be used in this thread (it crashed on an earlier file), if it cannot. */
+export function parserCrash(): string | undefined {
+  return crashed;
+}
+
 function init(): Promise<void> {
-  initialised ??= Parser.init({ locateFile: () => grammarPath('web-tree-sitter.wasm') });
+  // Emscripten prints `Aborted()` to stderr itself; the scan reports the crash as a warning on the file.
+  initialised ??= Parser.init({ locateFile: () => grammarPath('web-tree-sitter.wasm'), printErr: () => undefined });
   return initialised;
 }
 
@@ -45,10 +54,26 @@ export async function parserFor(lang: LanguageId): Promise<Parser> {
 
 /** Parses `text`; pass `oldTree` (already edited with `tree.edit`) to re-parse incrementally. */
 export async function parseText(lang: LanguageId, text: string, oldTree?: Tree): Promise<Tree> {
+  if (crashed) throw new ParserCrashError(`tree-sitter's parser crashed on an earlier file in this thread (${crashed}) and cannot parse again`);
   const parser = await parserFor(lang);
-  const tree = parser.parse(text, oldTree ?? null);
+  let tree: Tree | null;
+  try {
+    tree = parser.parse(text, oldTree ?? null);
+  } catch (err) {
+    // An abort (out of WebAssembly memory on a huge or extremely nested file) leaves the instance unusable.
+    if ((err as Error)?.name === 'RuntimeError' || /\bAborted\(/.test(String((err as Error)?.message))) {
+      crashed = 'it ran out of memory or aborted';
+      throw new ParserCrashError(`tree-sitter's parser crashed on it (${crashed}: too large or too deeply nested to parse)`);
+    }
+    throw err;
+  }
   if (!tree) throw new Error(`tree-sitter returned no tree for a ${lang} document`);
   return tree;
 }
 
 export type { Tree, Node } from 'web-tree-sitter';
+
+/** The parser crashed (on this text or an earlier one): the thread needs a fresh WebAssembly instance. */
+export class ParserCrashError extends Error {
+  override name = 'ParserCrashError';
+}
