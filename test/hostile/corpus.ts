@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { MAX_GITIGNORE_BYTES } from '../../server/src/engine/walk';
 
 /** The sink every good file holds: a parameter reaching eval(), which JIT-EVAL-COMPILE reports (HIGH, blocks). */
 export const GOOD_SOURCE = 'def calculator(expression):\n    return eval(expression)\n';
@@ -168,11 +169,21 @@ export function buildSourceCorpus(root: string, options: { huge?: boolean } = {}
     writeHugePython(path.join(root, 'large', 'huge.py'), HUGE_BYTES);
   }
   // Links: a folder that links to its own parent (a loop), links out of the root, and a dangling link.
+  fs.mkdirSync(path.join(root, 'names'), { recursive: true });
   fs.mkdirSync(path.join(root, 'links', 'inner'), { recursive: true });
   write(root, 'links/inner/ok.py', GOOD_SOURCE);
   fs.symlinkSync('..', path.join(root, 'links', 'inner', 'loop'));
   fs.symlinkSync(path.join(root, 'links'), path.join(root, 'links', 'inner', 'again'));
   fs.symlinkSync('missing.py', path.join(root, 'links', 'dangling.py'));
+  // .gitignore files that are not regular files, or too large: each would hide the good file next to it if
+  // it were read; none is followed, opened or applied (a FIFO or /dev/zero once hung the walk).
+  for (const dir of ['fifo', 'devzero', 'loop', 'huge']) write(root, `gitignore/${dir}/calc.py`, GOOD_SOURCE);
+  execFileSync('mkfifo', [path.join(root, 'gitignore', 'fifo', '.gitignore')]);
+  fs.symlinkSync('/dev/zero', path.join(root, 'gitignore', 'devzero', '.gitignore'));
+  fs.symlinkSync('.gitignore', path.join(root, 'gitignore', 'loop', '.gitignore'));
+  write(root, 'gitignore/huge/.gitignore', `*\n${'#'.repeat(MAX_GITIGNORE_BYTES)}\n`);
+  // A file name that is not valid UTF-8 (0xFF): named in a warning with the byte escaped.
+  fs.writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'names', 'bad')), Buffer.from([0xff]), Buffer.from('name.py')]), GOOD_SOURCE, { flag: 'w' });
   const special: SpecialFiles = { device: false };
   fs.mkdirSync(path.join(root, 'special'), { recursive: true });
   execFileSync('mkfifo', [path.join(root, 'special', 'pipe.py')]);
@@ -191,6 +202,10 @@ export function buildOutsideTarget(root: string, outside: string): void {
   fs.symlinkSync(path.join(outside, 'secret'), path.join(root, 'links', 'outside_dir'));
   fs.symlinkSync(path.join(outside, 'secret', 'leak.py'), path.join(root, 'links', 'outside_file.py'));
   fs.symlinkSync('/etc', path.join(root, 'links', 'etc'));
+  // A .gitignore that links to an ignore-everything file outside the root: not followed, so calc.py is scanned.
+  write(outside, 'ignore_all', '*\n');
+  write(root, 'gitignore/linked_out/calc.py', GOOD_SOURCE);
+  fs.symlinkSync(path.join(outside, 'ignore_all'), path.join(root, 'gitignore', 'linked_out', '.gitignore'));
 }
 
 export function makeTempDir(prefix: string): string {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { ScanReport } from '../../server/src/engine/finding';
 import { CatalogError, loadCatalog } from '../../server/src/engine/rules/catalog';
 import { scanPaths } from '../../server/src/engine/scanner';
+import { MAX_GITIGNORE_BYTES } from '../../server/src/engine/walk';
 import { ensureBuiltCli, REPO_ROOT, SENTINEL_BIN } from '../helpers/builtCli';
 import { sarifErrors } from '../helpers/sarifValidator';
 import {
@@ -97,6 +98,13 @@ describe('hostile input', function () {
         'bad-notebook notebooks/list_root.ipynb',
         'bad-notebook notebooks/not_json.ipynb',
         'bad-notebook notebooks/truncated.ipynb',
+        // .gitignore files that are not regular files or are too large: named, never followed, opened or applied.
+        'not-regular-file gitignore/devzero/.gitignore',
+        'not-regular-file gitignore/fifo/.gitignore',
+        'not-regular-file gitignore/loop/.gitignore',
+        'not-regular-file gitignore/linked_out/.gitignore',
+        'too-large gitignore/huge/.gitignore',
+        'unreadable names/bad\\xffname.py',
         'binary binary/bundle.js',
         'binary binary/kernel.cu',
         // UTF-16 without a BOM is NUL bytes and nothing that says they are text; with one it is decoded and scanned.
@@ -133,6 +141,12 @@ describe('hostile input', function () {
       assert.equal(messageFor(report, 'links/dangling.py'), 'symlink cannot be resolved: no such file or directory (ENOENT)');
       const outside = fs.realpathSync(path.join(tmp, 'outside', 'secret'));
       assert.equal(messageFor(report, 'links/outside_dir'), `symlink points outside the scanned root (to ${outside}); not followed`);
+      const link = '.gitignore is a symbolic link; not followed (a .gitignore is read only as a regular file, as git reads it), its patterns were not applied';
+      assert.equal(messageFor(report, 'gitignore/devzero/.gitignore'), link);
+      assert.equal(messageFor(report, 'gitignore/linked_out/.gitignore'), link);
+      assert.equal(messageFor(report, 'gitignore/fifo/.gitignore'), '.gitignore is a FIFO, not a regular file; not opened, its patterns were not applied');
+      assert.equal(messageFor(report, 'gitignore/huge/.gitignore'), `.gitignore is ${MAX_GITIGNORE_BYTES + 3} bytes, over the ${MAX_GITIGNORE_BYTES}-byte limit; its patterns were not applied`);
+      assert.equal(messageFor(report, 'names/bad\\xffname.py'), 'its name is not valid UTF-8; not scanned');
       assert.equal(messageFor(report, 'halftyped/eval_open.py'), 'has syntax errors (first at line 5); the rest of the file was still checked');
     });
 
@@ -155,6 +169,12 @@ describe('hostile input', function () {
         // After an emoji (two code units) and two CJK characters: the column counts UTF-16 code units.
         EVAL('encoding/utf16_cr_only.py', 3, 24),
         EVAL('good/calc.py', 2),
+        // Next to each hostile .gitignore: none of them applied, so each calc.py is scanned.
+        EVAL('gitignore/devzero/calc.py', 2),
+        EVAL('gitignore/fifo/calc.py', 2),
+        EVAL('gitignore/huge/calc.py', 2),
+        EVAL('gitignore/loop/calc.py', 2),
+        EVAL('gitignore/linked_out/calc.py', 2),
         // A half-typed `eval(` or `exec(f"{` has no argument yet: nothing to report there, the good sink stays.
         EVAL('halftyped/eval_open.py', 2),
         EVAL('halftyped/exec_fstring.py', 2),
@@ -168,7 +188,7 @@ describe('hostile input', function () {
       ].sort());
       assert.ok(!report.findings.some((f) => f.evidence.path.includes('outside') || f.evidence.path.includes('leak')));
       // Files analysed, bad notebooks included (they were read and found not to be notebooks).
-      assert.equal(report.filesScanned, 25);
+      assert.equal(report.filesScanned, 30);
     });
 
     it('writes SARIF that passes the SARIF validator with the GitHub rules', () => {

@@ -1,7 +1,7 @@
 // Reads what Sentinel needs from git without touching the working tree or the index: the repository root,
 // commits, the files changed since a ref (renames followed), and a tree at a ref copied out of git objects.
 // Runs the `git` binary with an argument list (never a shell); every failure is a GitError with a reason.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,10 +20,15 @@ const CAT_FILE_BATCH_BYTES = 64 * 1024 * 1024;
 // Optional locks off: commands that may refresh the index opportunistically leave it alone. Literal
 // pathspecs: a folder named `src[1]` is a path, not a pattern.
 const GIT_ENV = { GIT_OPTIONAL_LOCKS: '0', GIT_LITERAL_PATHSPECS: '1', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+// Settings no scanned repository's own config may change: paths come back raw, and no fsmonitor hook (a
+// command named in the repository's .git/config) is ever run.
+const GIT_CONFIG = ['-c', 'core.quotepath=off', '-c', 'core.fsmonitor=false'];
+/** A synchronous git call (the file walk's) that takes longer than this is stopped. */
+const SYNC_TIMEOUT_MS = 60_000;
 
 function runGit(args: string[], cwd: string, input?: Buffer, env: Record<string, string> = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', ['-c', 'core.quotepath=off', ...args], {
+    const child = spawn('git', [...GIT_CONFIG, ...args], {
       cwd,
       env: { ...process.env, ...GIT_ENV, ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -52,6 +57,61 @@ function runGit(args: string[], cwd: string, input?: Buffer, env: Record<string,
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
+}
+
+/**
+ * The synchronous form of runGit, for the file walk (which is synchronous): an argument list, no shell, the
+ * same environment, bounded output and a timeout. Git's own repository-selecting variables (set when Sentinel
+ * runs inside a git hook) are dropped, so the repository is the one that holds `cwd`, found as git finds it.
+ */
+function runGitSync(args: string[], cwd: string): Buffer {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...GIT_ENV };
+  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR', 'GIT_PREFIX']) delete env[name];
+  const r = spawnSync('git', [...GIT_CONFIG, ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: false,
+    maxBuffer: MAX_OUTPUT_BYTES,
+    timeout: SYNC_TIMEOUT_MS,
+  });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new GitError('git is not installed (no `git` on PATH)');
+    if (code === 'ETIMEDOUT') throw new GitError(`git ${args[0]} took longer than ${SYNC_TIMEOUT_MS / 1000} s; stopped`);
+    if (code === 'ENOBUFS') throw new GitError(`git ${args[0]} returned more than ${MAX_OUTPUT_BYTES} bytes; stopped`);
+    throw new GitError(`git could not be started: ${r.error.message}`);
+  }
+  if (r.status !== 0) {
+    const stderr = r.stderr.toString('utf8').trim().split('\n')[0];
+    throw new GitError(`git ${args[0]} failed: ${stderr || (r.signal ? `killed by ${r.signal}` : `exit code ${r.status}`)}`);
+  }
+  return r.stdout;
+}
+
+/**
+ * The top folder (real path) of the git work tree that holds the folder `dir`, or undefined when `dir` is in
+ * none (no repository, or inside a .git folder). Throws a GitError when git cannot answer (not installed,
+ * a repository it refuses to read, such as one owned by another user).
+ */
+export function workTreeTopSync(dir: string): string | undefined {
+  try {
+    const out = runGitSync(['rev-parse', '--show-toplevel'], dir).toString('utf8');
+    const top = out.endsWith('\n') ? out.slice(0, -1) : out;
+    return top ? fs.realpathSync(top) : undefined;
+  } catch (err) {
+    if (err instanceof GitError && /not a git repository|must be run in a work tree/.test(err.message)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The paths git tracks (the index: committed or staged) under the folder `dir`, relative to it, with forward
+ * slashes; a submodule is one entry (its folder). One `git ls-files` call for the whole folder.
+ */
+export function trackedFilesSync(dir: string): string[] {
+  const out = runGitSync(['ls-files', '-z', '--cached', '--', '.'], dir);
+  return out.toString('utf8').split('\0').filter((p) => p !== '');
 }
 
 /** The repository's top folder (real path), or a GitError saying `cwd` is not inside a git work tree. */

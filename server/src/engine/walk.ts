@@ -1,10 +1,13 @@
 // Lists the files a scan reads under its roots: skips VCS, dependency, virtualenv and build folders and
-// .gitignored paths, follows no symlink out of a root, survives symlink loops, and never opens FIFOs or
-// devices. Every path it passes over for a reason other than "ignored" becomes a warning.
+// .gitignored paths (never a file git tracks: git ships it), follows no symlink out of a root, survives
+// symlink loops, and never opens FIFOs or devices, not even as a .gitignore. Every path it passes over for a
+// reason other than "ignored" becomes a warning.
+import { isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import type { ScanWarning } from './finding';
+import { GitError, trackedFilesSync, workTreeTopSync } from './git';
 
 /** Folders that hold no first-party source: VCS data, dependencies, virtualenvs, caches and build output. */
 export const SKIPPED_DIRS = new Set([
@@ -28,10 +31,32 @@ export interface WalkResult {
   warnings: ScanWarning[];
 }
 
+/** A .gitignore larger than this is not applied (a warning says so): real ones are a few kilobytes. */
+export const MAX_GITIGNORE_BYTES = 1024 * 1024;
+
+/**
+ * One .gitignore's patterns. Paths are tested relative to the folder that holds it: `above` is the path from
+ * that folder down to the scan root (for a .gitignore above the root), `within` the path from the root down to
+ * that folder (for one inside it); both use forward slashes and are empty when not needed.
+ */
 interface IgnoreLayer {
-  base: string;
+  above: string;
+  within: string;
   rules: Ignore;
 }
+
+/** What git tracks under one scan root, found by one `git ls-files` when first needed. */
+interface Tracked {
+  /** Set when git could not list them: then every path counts as tracked, and no .gitignore hides anything. */
+  all: boolean;
+  /** Tracked paths relative to the root's real path (forward slashes); a submodule is its folder. */
+  files: Set<string>;
+  /** Every folder that holds a tracked path, relative to the root's real path. */
+  dirs: Set<string>;
+}
+
+/** Read-only, never through a final symlink, never blocking on a FIFO (as scanner.ts reads sources). */
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 
 function isVirtualenv(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'pyvenv.cfg'));
@@ -42,28 +67,106 @@ function isInside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-function loadGitignore(dir: string, warnings: ScanWarning[], display: (p: string) => string): IgnoreLayer | undefined {
-  const file = path.join(dir, '.gitignore');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-      warnings.push({ code: 'unreadable', path: display(file), message: `cannot read .gitignore (${code}); its patterns were not applied` });
-    }
-    return undefined;
-  }
-  return { base: dir, rules: ignore().add(text) };
+function toPosix(rel: string): string {
+  return path.sep === '/' ? rel : rel.split(path.sep).join('/');
 }
 
-function ignoredBy(layers: IgnoreLayer[], abs: string, isDir: boolean): boolean {
+function kindOf(stat: fs.Stats): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  if (stat.isDirectory()) return 'a folder';
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Reads the .gitignore in the folder `realDir` (a real path) as git would: only a regular file, never through
+ * a symlink (git does not follow a symlinked .gitignore either), never blocking on a FIFO or device, at most
+ * MAX_GITIGNORE_BYTES. Anything else is a warning naming it, and its patterns are not applied.
+ */
+function loadGitignore(realDir: string, shownAs: string, warnings: ScanWarning[]): Ignore | undefined {
+  const file = path.join(realDir, '.gitignore');
+  const notApplied = 'its patterns were not applied';
+  let fd: number | undefined;
+  try {
+    // lstat first, so that nothing but a regular file is ever opened; the open then refuses a final symlink
+    // and does not block, and fstat checks what was opened (it may have been swapped in between).
+    const before = fs.lstatSync(file);
+    if (!before.isFile()) {
+      const message = before.isSymbolicLink()
+        ? `.gitignore is a symbolic link; not followed (a .gitignore is read only as a regular file, as git reads it), ${notApplied}`
+        : `.gitignore is ${kindOf(before)}, not a regular file; not opened, ${notApplied}`;
+      warnings.push({ code: 'not-regular-file', path: shownAs, message });
+      return undefined;
+    }
+    fd = fs.openSync(file, OPEN_FLAGS);
+    const opened = fs.fstatSync(fd);
+    if (!opened.isFile()) {
+      warnings.push({ code: 'not-regular-file', path: shownAs, message: `.gitignore is ${kindOf(opened)}, not a regular file; ${notApplied}` });
+      return undefined;
+    }
+    if (opened.size > MAX_GITIGNORE_BYTES) {
+      warnings.push({ code: 'too-large', path: shownAs, message: `.gitignore is ${opened.size} bytes, over the ${MAX_GITIGNORE_BYTES}-byte limit; ${notApplied}` });
+      return undefined;
+    }
+    // Read at most one byte past the limit, so a file that grows after fstat is still bounded.
+    const buf = Buffer.alloc(MAX_GITIGNORE_BYTES + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buf.length; length += n) n = fs.readSync(fd, buf, length, buf.length - length, null);
+    if (length > MAX_GITIGNORE_BYTES) {
+      warnings.push({ code: 'too-large', path: shownAs, message: `.gitignore is over the ${MAX_GITIGNORE_BYTES}-byte limit; ${notApplied}` });
+      return undefined;
+    }
+    return ignore().add(buf.toString('utf8', 0, length));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    const message = code === 'ELOOP' ? `.gitignore became a symbolic link while being read; not followed, ${notApplied}` : `cannot read .gitignore: ${describeErrno(err)}; ${notApplied}`;
+    warnings.push({ code: code === 'ELOOP' ? 'not-regular-file' : 'unreadable', path: shownAs, message });
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** `rel` is the path relative to the scan root, forward slashes. */
+function ignoredBy(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
   for (const layer of layers) {
-    const rel = path.relative(layer.base, abs).split(path.sep).join('/');
-    if (!rel || rel.startsWith('..')) continue;
-    if (layer.rules.ignores(isDir ? `${rel}/` : rel)) return true;
+    let p = layer.above ? `${layer.above}/${rel}` : rel;
+    if (layer.within) {
+      if (!p.startsWith(`${layer.within}/`)) continue;
+      p = p.slice(layer.within.length + 1);
+    }
+    if (!p || p.startsWith('../')) continue;
+    if (layer.rules.ignores(isDir ? `${p}/` : p)) return true;
   }
   return false;
+}
+
+/** Whether some folder from `realDir` up to `/` holds a `.git` entry (a repository git could find). */
+function gitEntryAbove(realDir: string): boolean {
+  for (let dir = realDir; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, '.git'))) return true;
+    if (path.dirname(dir) === dir) return false;
+  }
+}
+
+/** A file name's bytes as text: valid UTF-8 sequences as they are, every other byte as `\xNN`. */
+export function escapeName(raw: Buffer): string {
+  let out = '';
+  for (let i = 0; i < raw.length; ) {
+    const b = raw[i]!;
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (n > 0 && i + n <= raw.length && isUtf8(raw.subarray(i, i + n))) {
+      out += raw.toString('utf8', i, i + n);
+      i += n;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i++;
+    }
+  }
+  return out;
 }
 
 function describeErrno(err: unknown): string {
@@ -77,6 +180,74 @@ function describeErrno(err: unknown): string {
     EIO: 'I/O error',
   };
   return e.code ? `${reasons[e.code] ?? 'cannot be read'} (${e.code})` : String(err);
+}
+
+/** How .gitignore files apply under one scan root (see walkRoots). */
+interface RootIgnores {
+  /** Layers from .gitignore files above the root, outermost first. */
+  layers: IgnoreLayer[];
+  /** False when git could not say what it tracks here: then no .gitignore is applied at all. */
+  apply: boolean;
+  /** The work tree's tracked paths, asked for the first time a .gitignore pattern matches; absent outside git. */
+  tracked?: () => Tracked;
+}
+
+/**
+ * Decides how .gitignore files apply under the folder root `abs` (real path `realRoot`), as git does: inside
+ * a git work tree, the .gitignore files from the work tree's top down to the root apply, but never to a file
+ * git tracks (git ships committed files whatever .gitignore says, so a .gitignore must not hide them from the
+ * scan); outside one, only .gitignore files inside the root apply. When git cannot answer for a folder that
+ * is in a repository, nothing is ignored and a warning says why.
+ */
+function rootIgnores(abs: string, realRoot: string, display: (p: string) => string, warnings: ScanWarning[]): RootIgnores {
+  if (!gitEntryAbove(realRoot)) return { layers: [], apply: true };
+  let top: string | undefined;
+  try {
+    top = workTreeTopSync(realRoot);
+  } catch (err) {
+    const reason = err instanceof GitError ? err.message : String(err);
+    warnings.push({ code: 'unreadable', path: display(abs), message: `git could not list the files it tracks here (${reason}); .gitignore patterns were not applied, so ignored files are scanned too` });
+    return { layers: [], apply: false };
+  }
+  if (top === undefined || !isInside(realRoot, top)) return { layers: [], apply: true };
+  const layers: IgnoreLayer[] = [];
+  for (let dir = path.dirname(realRoot); isInside(dir, top); dir = path.dirname(dir)) {
+    const rules = loadGitignore(dir, display(path.join(dir, '.gitignore')), warnings);
+    if (rules) layers.unshift({ above: toPosix(path.relative(dir, realRoot)), within: '', rules });
+    if (dir === top || path.dirname(dir) === dir) break;
+  }
+  let tracked: Tracked | undefined;
+  const load = (): Tracked => {
+    if (tracked) return tracked;
+    tracked = { all: false, files: new Set(), dirs: new Set() };
+    let list: string[];
+    try {
+      list = trackedFilesSync(realRoot);
+    } catch (err) {
+      // Without the list, every path counts as tracked: nothing is hidden by a .gitignore.
+      warnings.push({ code: 'unreadable', path: display(abs), message: `git could not list the files it tracks here (${(err as Error).message}); .gitignore patterns were not applied, so ignored files are scanned too` });
+      tracked.all = true;
+      return tracked;
+    }
+    for (const file of list) {
+      tracked.files.add(file);
+      for (let slash = file.lastIndexOf('/'); slash > 0; slash = file.lastIndexOf('/', slash - 1)) {
+        const dir = file.slice(0, slash);
+        if (tracked.dirs.has(dir)) break;
+        tracked.dirs.add(dir);
+      }
+    }
+    return tracked;
+  };
+  return { layers, apply: true, tracked: load };
+}
+
+interface PendingDir {
+  dir: string;
+  real: string;
+  layers: IgnoreLayer[];
+  /** Inside a tracked submodule: no .gitignore of the outer repository applies. */
+  exempt: boolean;
 }
 
 /**
@@ -115,38 +286,55 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
       warnings.push({ code: 'not-regular-file', path: display(abs), message: 'is not a regular file or folder; not opened' });
       continue;
     }
-    // Gitignore files above the root still apply (scanning ./src of a repo whose .gitignore lists src/gen).
-    const layers: IgnoreLayer[] = [];
-    for (let dir = path.dirname(abs); ; dir = path.dirname(dir)) {
-      const layer = loadGitignore(dir, warnings, display);
-      if (layer) layers.unshift(layer);
-      if (fs.existsSync(path.join(dir, '.git')) || path.dirname(dir) === dir) break;
-    }
+    const ignores = rootIgnores(abs, realRoot, display, warnings);
+    /** Whether the path `child` (real path `childReal`) is left out by a .gitignore. */
+    const ignored = (layers: IgnoreLayer[], child: string, childReal: string, isDir: boolean): boolean => {
+      if (!ignores.apply || !ignoredBy(layers, toPosix(path.relative(abs, child)), isDir)) return false;
+      if (!ignores.tracked) return true;
+      const tracked = ignores.tracked();
+      const rel = toPosix(path.relative(realRoot, childReal));
+      // A tracked file is scanned whatever .gitignore says; an ignored folder is still walked for the
+      // tracked files in it (its untracked files stay ignored, their folder's pattern matches them).
+      return !(tracked.all || tracked.files.has(rel) || (isDir && tracked.dirs.has(rel)));
+    };
     const visitedDirs = new Set<string>();
-    const stack: { dir: string; real: string; layers: IgnoreLayer[] }[] = [{ dir: abs, real: realRoot, layers }];
+    const stack: PendingDir[] = [{ dir: abs, real: realRoot, layers: ignores.layers, exempt: false }];
     while (stack.length > 0) {
-      const { dir, real, layers: parentLayers } = stack.pop()!;
+      const { dir, real, layers: parentLayers, exempt } = stack.pop()!;
       if (visitedDirs.has(real)) {
         warnings.push({ code: 'symlink-loop', path: display(dir), message: `is a symlink to ${display(real)}, which this scan already walks (a loop or an alias); not walked again` });
         continue;
       }
       visitedDirs.add(real);
-      const own = loadGitignore(dir, warnings, display);
-      const dirLayers = own ? [...parentLayers, own] : parentLayers;
-      let entries: fs.Dirent[];
+      const own = exempt || !ignores.apply ? undefined : loadGitignore(real, display(path.join(dir, '.gitignore')), warnings);
+      const dirLayers = own ? [...parentLayers, { above: '', within: toPosix(path.relative(abs, dir)), rules: own }] : parentLayers;
+      let entries: fs.Dirent<Buffer>[];
       try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
+        // Names as bytes: a name that is not valid UTF-8 would come back with U+FFFD in it, naming no file.
+        entries = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
       } catch (err) {
         warnings.push({ code: 'unreadable', path: display(dir), message: `folder ${describeErrno(err)}` });
         continue;
       }
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const subdirs: { dir: string; real: string; layers: IgnoreLayer[] }[] = [];
-      for (const entry of entries) {
-        const child = path.join(dir, entry.name);
+      const named = entries.map((entry) => ({ entry, name: entry.name.toString('utf8'), raw: entry.name }));
+      named.sort((a, b) => Buffer.compare(a.raw, b.raw));
+      const subdirs: PendingDir[] = [];
+      for (const { entry, name, raw } of named) {
+        if (name === '.gitignore') continue; // read above, as a regular file only, with its own warnings
+        if (!isUtf8(raw)) {
+          // Node's fs takes paths as text; such a name cannot be opened through it, so it is named, not read.
+          const shown = path.join(dir, escapeName(raw));
+          if (entry.isDirectory()) {
+            if (!SKIPPED_DIRS.has(name)) warnings.push({ code: 'unreadable', path: display(shown), message: 'folder name is not valid UTF-8; not walked' });
+          } else if (accept(shown)) {
+            warnings.push({ code: 'unreadable', path: display(shown), message: 'its name is not valid UTF-8; not scanned' });
+          }
+          continue;
+        }
+        const child = path.join(dir, name);
         let isDir = entry.isDirectory();
         let isFile = entry.isFile();
-        let childReal = path.join(real, entry.name);
+        let childReal = path.join(real, name);
         let size = -1;
         if (entry.isSymbolicLink()) {
           try {
@@ -171,9 +359,11 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
           size = target.size;
         }
         if (isDir) {
-          if (SKIPPED_DIRS.has(entry.name) || isVirtualenv(child)) continue;
-          if (ignoredBy(dirLayers, child, true)) continue;
-          subdirs.push({ dir: child, real: childReal, layers: dirLayers });
+          if (SKIPPED_DIRS.has(name) || isVirtualenv(child)) continue;
+          if (!exempt && ignored(dirLayers, child, childReal, true)) continue;
+          // A submodule is one tracked path that is a folder: the outer repository's .gitignore stops there.
+          const submodule = !exempt && !!ignores.tracked && entry.isDirectory() && fs.existsSync(path.join(child, '.git')) && ignores.tracked().files.has(toPosix(path.relative(realRoot, childReal)));
+          subdirs.push({ dir: child, real: childReal, layers: submodule ? [] : dirLayers, exempt: exempt || submodule });
           continue;
         }
         if (!isFile) {
@@ -182,7 +372,7 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
           }
           continue;
         }
-        if (ignoredBy(dirLayers, child, false) || !accept(child)) continue;
+        if (!accept(child) || (!exempt && ignored(dirLayers, child, childReal, false))) continue;
         if (seenFiles.has(childReal)) continue;
         seenFiles.add(childReal);
         if (size < 0) {
