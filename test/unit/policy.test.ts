@@ -299,7 +299,7 @@ describe('loadPolicy', () => {
   it('reports a missing file and a folder', () => {
     const missing = path.join(tmpRoot, 'nope', 'sentinel-policy.yml');
     assert.equal(loadError(missing).message, `${missing}: cannot be read: no such file (ENOENT)`);
-    assert.equal(loadError(tmpRoot).message, `${tmpRoot}: is not a regular file`);
+    assert.equal(loadError(tmpRoot).message, `${tmpRoot}: is a folder, not a regular file; a policy must be a regular YAML file`);
   });
 
   it('reports a repeated severity', () => {
@@ -373,12 +373,16 @@ describe('findPolicy', () => {
     assert.equal(findPolicy(relative), fixture('spec', 'sentinel-policy.yml'));
   });
 
-  it('prefers sentinel-policy.yml over .yaml in the same folder and skips a folder of that name', () => {
+  it('prefers sentinel-policy.yml over .yaml in the same folder, and finds a folder of that name (which loading refuses)', () => {
     const dir = path.join(tmpRoot, 'both');
     fs.mkdirSync(path.join(dir, 'sub', 'sentinel-policy.yml'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'sentinel-policy.yml'), 'category: JIT\n');
     fs.writeFileSync(path.join(dir, 'sentinel-policy.yaml'), 'category: JIT\n');
-    assert.equal(findPolicy(path.join(dir, 'sub')), path.join(dir, 'sentinel-policy.yml'));
+    assert.equal(findPolicy(dir), path.join(dir, 'sentinel-policy.yml'));
+    // A folder where the policy should be is not skipped in silence: the scan stops on it (exit 2).
+    const folder = path.join(dir, 'sub', 'sentinel-policy.yml');
+    assert.equal(findPolicy(path.join(dir, 'sub')), folder);
+    assert.match(loadError(folder).message, /is a folder, not a regular file/);
   });
 
   it('returns undefined when no folder up to the root holds a policy', () => {

@@ -1,6 +1,6 @@
 // `sentinel`: the CI gate and retest command. Parses arguments, runs the engine (against a baseline and on
 // changed files when asked), writes the report in one or more formats and exits 0 (clean or tickets only),
-// 1 (release gate blocked) or 2 (usage or configuration error).
+// 1 (release gate blocked), 2 (usage or configuration error) or 3 (Sentinel failed, on the run or on a file).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,7 +9,7 @@ import { applyBaseline, BaselineError, loadBaselineFile, regate } from '../engin
 import { type ChangeSet, type Finding, type ScanReport, type ScanWarning, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
 import { changedFiles, comparisonCommit, copyTreeAt, GitError, repositoryRoot, resolveCommit } from '../engine/git';
 import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from '../engine/languages';
-import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy';
+import { defaultPolicy, kindOf, POLICY_FILE_NAMES, PolicyError, readAtMost } from '../engine/policy';
 import { runLanguageServer } from '../lsp/main';
 import { type Catalog, CatalogError, loadCatalog } from '../engine/rules/catalog';
 import { defaultCacheDir, openResultCache, type ResultCache } from '../engine/resultCache';
@@ -28,6 +28,10 @@ import { toText } from './reporters/text';
 export const EXIT_CLEAN = 0;
 export const EXIT_BLOCKED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_FAILED = 3;
+
+/** Saved reports (to merge, or a --baseline) above this size are refused; the baseline loader has the same cap. */
+export const MAX_REPORT_BYTES = 256 * 1024 * 1024;
 
 export const HELP = `Sentinel ${ENGINE_VERSION}: guards AI workloads against dynamic-code execution.
 
@@ -41,7 +45,8 @@ Usage:
   sentinel --help | --version
 
 sast options:
-  -r, --rule <sel>         Rule ID or category to run (repeatable, or comma-separated). Default: all.
+  -r, --rule <sel>         Rule ID or category to run (repeatable, or comma-separated). Default: all. An
+                           empty selection (--rule '' or --rule ,) is a usage error.
   -f, --format <fmt>       text (default), json, sarif, github (workflow-command annotations), markdown
                            (pull-request comment), gitlab (GitLab SAST report), codequality (GitLab Code
                            Quality) or junit.
@@ -66,20 +71,23 @@ sast options:
   -j, --jobs <n>           Worker threads that analyse files (default: one per CPU); 1 analyses in-process.
       --no-cache           Do not read or write the result cache.
       --cache-dir <dir>    Keep the result cache in this folder (default ${defaultCacheDir().replace(/\\/g, '/')}). A folder
-                           others can write, or owned by someone else, is refused with a warning.
+                           others can write, owned by someone else or that cannot be created is refused with
+                           a warning. An empty DIR is a usage error.
       --shard <K/N>        Scan only shard K of N: files split by a hash of their path relative to the
                            working directory, the same on every machine. Join the reports with merge.
       --color / --no-color Force ANSI colour in text output on or off (default: on for a terminal).
 
 merge joins reports (--format json or sarif, for instance one per --shard) and applies the gate once:
   -p, --policy <file>, -f, --format <fmt>, -o, --output <file>, --report <fmt>=<file> and --fail-on as for sast.
+  Each report must be a regular file of at most 256 MiB; the same report file given twice counts once.
 
 Exit codes:
   0  clean, or findings only at ticket_on or report level
   1  release gate blocked: an unsuppressed finding at a fail_on severity (with a baseline: a new one)
   2  usage or configuration error (unknown option or rule, missing path, broken policy, rule catalog or
      baseline, unknown git ref, --changed-since or --baseline-ref outside a git repository)
-  3  Sentinel itself failed (a bug: please report the message)
+  3  Sentinel itself failed (a bug: please report the message), on the run or on a file (an internal-error
+     warning) when the gate would otherwise pass; the summary says how many files could not be analysed
 `;
 
 export interface CliIo {
@@ -154,6 +162,36 @@ export function render(format: Format, report: ScanReport, ctx: RenderContext): 
       return toJunit(report);
     case 'text':
       return toText(report, { color: ctx.color });
+  }
+}
+
+/** Reads `O_NONBLOCK` (a FIFO is seen by fstat and refused, never waited on), at most `maxBytes` + 1 bytes. */
+const INPUT_READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * The bytes of an input the CLI reads whole (a report to merge, a baseline): a regular file of at most
+ * `maxBytes`, read without blocking and never past the cap whatever fstat says (files under /proc say 0).
+ * Anything else is a UsageError (exit 2) that names `what`, the file and the reason.
+ */
+export function readInputFile(file: string, what: string, maxBytes: number): Buffer {
+  const tooLarge = (size: string): UsageError => new UsageError(`${what} '${file}' is ${size}, over the ${maxBytes}-byte (${Math.round(maxBytes / 1048576)} MiB) limit`);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, INPUT_READ_FLAGS);
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) {
+      const kind = kindOf(stat);
+      throw new UsageError(`${what} '${file}' is ${kind === 'not a regular file' ? 'not' : `${kind}, not`} a regular file`);
+    }
+    if (stat.size > maxBytes) throw tooLarge(`${stat.size} bytes`);
+    const bytes = readAtMost(fd, stat.size, maxBytes);
+    if (!bytes) throw tooLarge(`more than ${maxBytes} bytes`);
+    return bytes;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${what} '${file}' cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
@@ -404,10 +442,19 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
     shard = parseShard(values.shard);
     if (!shard) return usage(io, `--shard needs K/N with 1 <= K <= N (for instance 2/4), not '${values.shard}'`);
   }
+  if (values.rule !== undefined && values.rule.flatMap((r) => r.split(',')).every((r) => r.trim() === '')) {
+    const given = values.rule.map((r) => `'${r}'`).join(', ');
+    return usage(io, `--rule ${given} selects no rule (an unset variable?); give a rule ID or category such as JIT, or leave --rule out to run every rule`);
+  }
   if (values['no-cache'] && values['cache-dir'] !== undefined) return usage(io, '--no-cache and --cache-dir contradict each other; give one');
+  if (values['cache-dir'] !== undefined && values['cache-dir'].trim() === '') {
+    return usage(io, `--cache-dir '${values['cache-dir']}' names no folder (an unset variable?); give a folder, or leave --cache-dir out for the default`);
+  }
   if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);
   if (values.baseline !== undefined && baselineRef !== undefined) return usage(io, '--baseline and --baseline-ref are two baselines; give one');
   if (values.baseline !== undefined && !fs.existsSync(values.baseline)) return usage(io, `baseline file '${values.baseline}' does not exist`);
+  // The baseline loader reads by name; a FIFO or a /proc file given here is refused first, without blocking.
+  if (values.baseline !== undefined) readInputFile(values.baseline, 'baseline file', MAX_REPORT_BYTES);
   const failOn = parseFailOn(values['fail-on']);
   if (failOn instanceof Error) return usage(io, failOn.message);
 
@@ -501,7 +548,8 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
 
 /**
  * Renders `report` in `format` to stdout, or to `output` with a one-line `summary` on stderr, and in each
- * `--report` format to its file; returns the exit code the gate decides. Shared by `sast` and `merge`.
+ * `--report` format to its file; returns the exit code: 1 when the gate blocks, else 3 when a file hit an
+ * internal-error, else 0. Shared by `sast` and `merge`.
  * `color` undefined: colour when stdout is a terminal, the report goes there and NO_COLOR is unset.
  */
 export function deliverReport(
@@ -518,9 +566,18 @@ export function deliverReport(
   } catch (err) {
     return usage(io, `cannot write the report: ${(err as Error).message}`);
   }
-  if (o.output) io.stderr(`sentinel: ${o.summary}; report written to ${o.output}\n`);
-  else if (rendered !== '') io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
-  return report.summary.decision === 'blocked' ? EXIT_BLOCKED : EXIT_CLEAN;
+  // A file Sentinel failed on (internal-error) was not checked: the run cannot pass as clean. A blocked gate
+  // still exits 1, since both fail CI and the blocking findings are what needs fixing first.
+  const failed = new Set(report.warnings.filter((w) => w.code === 'internal-error').map((w) => w.path)).size;
+  const blocked = report.summary.decision === 'blocked';
+  const note = failed > 0 ? `; ${failed} file(s) could not be analysed (Sentinel failed on them: internal-error)` : '';
+  if (o.output) io.stderr(`sentinel: ${o.summary}${note}; report written to ${o.output}\n`);
+  else {
+    if (rendered !== '') io.stdout(rendered.endsWith('\n') ? rendered : `${rendered}\n`);
+    if (failed > 0) io.stderr(`sentinel: ${o.summary}${note}\n`);
+  }
+  if (blocked) return EXIT_BLOCKED;
+  return failed > 0 ? EXIT_FAILED : EXIT_CLEAN;
 }
 
 function runRules(args: string[], io: CliIo): number {
@@ -594,7 +651,7 @@ export function run(argv: string[] = process.argv.slice(2)): void {
     },
     (err: unknown) => {
       process.stderr.write(`sentinel: internal error: ${(err as Error).stack ?? String(err)}\n`);
-      process.exitCode = 3;
+      process.exitCode = EXIT_FAILED;
     },
   );
 }

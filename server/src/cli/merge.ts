@@ -1,12 +1,14 @@
 // `sentinel merge`: joins the reports of sharded scans (`sast --shard K/N`, one CI job each; --format json or
 // sarif) into one report, and applies the release gate once over all of them, with the exit codes of `sast`.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadBaselineFile, regate } from '../engine/baseline';
+import { BaselineError, loadBaselineFile, regate } from '../engine/baseline';
 import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type WarningCode } from '../engine/finding';
 import { type Catalog, loadCatalog, ruleSummary } from '../engine/rules/catalog';
 import { ENGINE_VERSION, gateFindings } from '../engine/scanner';
-import { applyFailOn, type CliIo, deliverReport, EXIT_CLEAN, HELP, parseFailOn, parseOutputs, usage } from './main';
+import { applyFailOn, type CliIo, deliverReport, EXIT_CLEAN, HELP, MAX_REPORT_BYTES, parseFailOn, parseOutputs, readInputFile, usage } from './main';
 
 /** What a report adds besides its findings (read from the JSON report itself, or from a SARIF run's properties). */
 interface ReportExtras {
@@ -22,9 +24,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The non-finding parts of a saved report; anything missing or malformed counts as empty (the findings were validated). */
-function extrasOf(file: string): ReportExtras {
+function extrasOf(data: unknown): ReportExtras {
   const extras: ReportExtras = { roots: [], rulesRun: [], warnings: [], filesScanned: 0, cacheTrees: [] };
-  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
   if (!isRecord(data)) return extras;
   if (Array.isArray(data.runs)) {
     for (const run of data.runs) {
@@ -60,13 +61,51 @@ function byPlace(a: Finding, b: Finding): number {
   return 0;
 }
 
-/** Joins the reports' findings (one copy of a finding two reports share) and warnings, in a stable order. */
-export function mergeReports(files: string[], catalog: Catalog): { findings: Finding[]; extras: ReportExtras } {
+/**
+ * A report given twice. `same: 'file'`: `file` is the file `sameAs` names (the same path, a link to it), so it
+ * was left out. `same: 'bytes'`: another file with the same bytes, kept: shards with no findings and equal file
+ * counts write identical reports, so only a warning can say it may be a copy.
+ */
+export interface DuplicateReport {
+  file: string;
+  sameAs: string;
+  same: 'file' | 'bytes';
+}
+
+/**
+ * Joins the reports' findings (one copy of a finding two reports share) and warnings, in a stable order. Each
+ * report is read as a regular file of at most MAX_REPORT_BYTES (else a UsageError naming it); the same file
+ * given again is left out, so filesScanned does not double, and listed in `duplicates` with byte-identical copies.
+ */
+export function mergeReports(files: string[], catalog: Catalog): { findings: Finding[]; extras: ReportExtras; duplicates: DuplicateReport[] } {
   const seen = new Set<string>();
   const findings: Finding[] = [];
   const extras: ReportExtras = { roots: [], rulesRun: [], warnings: [], filesScanned: 0, cacheTrees: [] };
   const warningKeys = new Set<string>();
+  const byIdentity = new Map<string, string>();
+  const byDigest = new Map<string, string>();
+  const duplicates: DuplicateReport[] = [];
   for (const file of files) {
+    const bytes = readInputFile(file, 'report', MAX_REPORT_BYTES);
+    const st = fs.statSync(file);
+    const identity = `${st.dev}:${st.ino}`;
+    const sameFile = byIdentity.get(identity);
+    if (sameFile !== undefined) {
+      duplicates.push({ file, sameAs: sameFile, same: 'file' });
+      continue;
+    }
+    byIdentity.set(identity, file);
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const sameBytes = byDigest.get(digest);
+    if (sameBytes !== undefined) duplicates.push({ file, sameAs: sameBytes, same: 'bytes' });
+    else byDigest.set(digest, file);
+    let data: unknown;
+    try {
+      data = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new BaselineError(file, `is not JSON (${(err as Error).message.replace(/\s+/g, ' ')}); give a report written by --format json or --format sarif`);
+    }
+    // loadBaselineFile reads the file again by name; the check above already refused FIFOs and oversized files.
     for (const f of loadBaselineFile(file, catalog)) {
       const key = `${f.evidence.path}\0${f.ruleId}\0${f.fingerprint}`;
       if (seen.has(key)) continue;
@@ -79,7 +118,7 @@ export function mergeReports(files: string[], catalog: Catalog): { findings: Fin
       f.decision = f.suppression ? 'suppressed' : 'report';
       findings.push(f);
     }
-    const more = extrasOf(file);
+    const more = extrasOf(data);
     extras.filesScanned += more.filesScanned;
     for (const r of more.roots) if (!extras.roots.includes(r)) extras.roots.push(r);
     for (const r of more.rulesRun) if (!extras.rulesRun.includes(r)) extras.rulesRun.push(r);
@@ -96,7 +135,7 @@ export function mergeReports(files: string[], catalog: Catalog): { findings: Fin
   findings.sort(byPlace);
   extras.roots.sort();
   extras.cacheTrees.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { findings, extras };
+  return { findings, extras, duplicates };
 }
 
 export async function runMerge(args: string[], io: CliIo): Promise<number> {
@@ -135,7 +174,27 @@ export async function runMerge(args: string[], io: CliIo): Promise<number> {
 
   const start = new Date();
   const catalog = loadCatalog();
-  const { findings, extras } = mergeReports(positionals, catalog);
+  let merged: ReturnType<typeof mergeReports>;
+  try {
+    merged = mergeReports(positionals, catalog);
+  } catch (err) {
+    // The loader is shared with --baseline and says "baseline"; here the file is a report to merge.
+    if (err instanceof BaselineError) return usage(io, `report '${err.file}' ${err.reason}`);
+    throw err;
+  }
+  const { findings, extras, duplicates } = merged;
+  const leftOut = duplicates.filter((d) => d.same === 'file').length;
+  for (const d of duplicates) {
+    if (d.same === 'file') {
+      const same = path.resolve(d.file) === path.resolve(d.sameAs) ? 'is given twice' : `is the same file as report '${d.sameAs}'`;
+      io.stderr(`sentinel: warning: report '${d.file}' ${same}; counted once, so its findings and files scanned are not doubled\n`);
+    } else {
+      io.stderr(
+        `sentinel: warning: report '${d.file}' holds the same bytes as report '${d.sameAs}'; both are counted (shards can write equal reports),` +
+          ' so if it is a copy, its files scanned are counted twice\n',
+      );
+    }
+  }
   // Report paths are relative to the folder each shard scanned from: run merge from that same folder.
   const baseDir = process.cwd();
   const gate = gateFindings(findings, { catalog, baseDir, policyPath: values.policy });
@@ -164,7 +223,8 @@ export async function runMerge(args: string[], io: CliIo): Promise<number> {
     color: values['no-color'] ? false : values.color ? true : undefined,
     ctx: { catalog, times: { start, end: new Date() }, omitAbsent: false },
     summary:
-      `${report.findings.length} finding(s) from ${positionals.length} report(s), ${report.filesScanned} file(s); gate ${s.decision}` +
+      `${report.findings.length} finding(s) from ${positionals.length - leftOut} report(s)` +
+      `${leftOut > 0 ? ` (${leftOut} given twice, counted once)` : ''}, ${report.filesScanned} file(s); gate ${s.decision}` +
       ` (${s.blocking} blocking, ${s.tickets} ticket, ${s.suppressed} suppressed)`,
   });
 }

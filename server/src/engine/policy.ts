@@ -100,7 +100,7 @@ export function findPolicy(startPath: string): string | undefined {
   for (;;) {
     for (const name of POLICY_FILE_NAMES) {
       const candidate = path.join(dir, name);
-      if (isRegularFile(candidate)) return candidate;
+      if (isPolicyCandidate(candidate)) return candidate;
     }
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
@@ -120,7 +120,7 @@ export function policyFinder(): (dir: string) => string | undefined {
     let found: string | undefined;
     for (const name of POLICY_FILE_NAMES) {
       const candidate = path.join(dir, name);
-      if (isRegularFile(candidate)) {
+      if (isPolicyCandidate(candidate)) {
         found = candidate;
         break;
       }
@@ -141,9 +141,14 @@ function isDirectory(p: string): boolean {
   }
 }
 
-function isRegularFile(p: string): boolean {
+/**
+ * Whether a policy file name is taken at all: a folder, FIFO, socket or dangling link there is the policy the
+ * user meant, so loadPolicy refuses it (exit 2) rather than discovery skipping it for the built-in policy.
+ */
+function isPolicyCandidate(p: string): boolean {
   try {
-    return fs.statSync(p).isFile();
+    fs.lstatSync(p);
+    return true;
   } catch {
     return false;
   }
@@ -190,17 +195,58 @@ const READ_ERRORS: Record<string, string> = {
   ELOOP: 'too many symbolic links',
 };
 
+/** What a non-regular file is, for "is a FIFO (named pipe), not a regular file". */
+export function kindOf(stat: fs.Stats): string {
+  if (stat.isDirectory()) return 'a folder';
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Reads an open file to its end, but never more than `maxBytes` + 1 bytes whatever `sizeHint` (fstat) said:
+ * files under /proc say 0 yet yield unbounded data, and a file may grow. Read counts stay multiples of 8
+ * (/proc/<pid>/pagemap refuses others). Undefined when the file holds more than `maxBytes`.
+ */
+export function readAtMost(fd: number, sizeHint: number, maxBytes: number): Buffer | undefined {
+  const roundUp = (n: number): number => Math.ceil(n / 8) * 8;
+  const ceiling = roundUp(maxBytes + 1);
+  let buf = Buffer.alloc(roundUp(Math.min(sizeHint + 1, maxBytes + 1)));
+  let length = 0;
+  for (;;) {
+    if (length === buf.length) {
+      const grown = Buffer.alloc(Math.min(ceiling, Math.max(64 * 1024, buf.length * 2)));
+      buf.copy(grown, 0, 0, length);
+      buf = grown;
+    }
+    const n = fs.readSync(fd, buf, length, buf.length - length, null);
+    if (n === 0) return buf.subarray(0, length);
+    length += n;
+    if (length > maxBytes) return undefined;
+  }
+}
+
+/** Opening without blocking: a FIFO would wait for a writer forever; it is opened, seen by fstat and refused. */
+const POLICY_READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
 function readPolicyText(file: string): string {
+  const tooLarge = (what: string): PolicyError => new PolicyError(file, `is larger than 1 MiB (${what}); a policy is a few lines of YAML`);
   let bytes: Buffer;
   try {
-    const fd = fs.openSync(file, 'r');
+    const fd = fs.openSync(file, POLICY_READ_FLAGS);
     try {
       const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) throw new PolicyError(file, 'is not a regular file');
-      if (stat.size > MAX_POLICY_BYTES) {
-        throw new PolicyError(file, `is larger than 1 MiB (${stat.size} bytes); a policy is a few lines of YAML`);
+      if (!stat.isFile()) {
+        const kind = kindOf(stat);
+        throw new PolicyError(file, `is ${kind === 'not a regular file' ? 'not' : `${kind}, not`} a regular file; a policy must be a regular YAML file`);
       }
-      bytes = fs.readFileSync(fd);
+      if (stat.size > MAX_POLICY_BYTES) throw tooLarge(`${stat.size} bytes`);
+      // fstat's size is only a hint (files under /proc say 0, a file may grow): never read past the cap + 1 byte.
+      const read = readAtMost(fd, stat.size, MAX_POLICY_BYTES);
+      if (!read) throw tooLarge(`more than ${MAX_POLICY_BYTES} bytes read`);
+      bytes = read;
     } finally {
       fs.closeSync(fd);
     }
@@ -208,10 +254,6 @@ function readPolicyText(file: string): string {
     if (err instanceof PolicyError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new PolicyError(file, `cannot be read: ${READ_ERRORS[code] ?? String((err as Error).message)} (${code})`);
-  }
-  // The size check above trusts fstat; a file that grows between the two calls is still bounded here.
-  if (bytes.length > MAX_POLICY_BYTES) {
-    throw new PolicyError(file, `is larger than 1 MiB (${bytes.length} bytes); a policy is a few lines of YAML`);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -70,7 +70,7 @@ function refuse(dir: string, reason: string, unsafe: boolean): OpenCacheResult {
 export function openResultCache(dir: string, options: OpenCacheOptions): OpenCacheResult {
   const abs = path.resolve(dir);
   try {
-    fs.mkdirSync(abs, { recursive: true, mode: 0o700 });
+    makeDirs(abs);
   } catch (err) {
     return refuse(abs, `cannot be created (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, false);
   }
@@ -86,6 +86,36 @@ export function openResultCache(dir: string, options: OpenCacheOptions): OpenCac
   const unsafe = unsafeCacheDir(stat);
   if (unsafe) return refuse(abs, unsafe, true);
   return { cache: new ResultCache(abs, options) };
+}
+
+/**
+ * `mkdir -p` with mode 0700, one level at a time from the nearest existing ancestor. Node's recursive mkdir
+ * spins forever where a parent exists but a child cannot be made in it (`/proc/nope`: EEXIST on /proc, ENOENT
+ * on /proc/nope, again and again); here every level is tried once and the first failure is thrown.
+ */
+function makeDirs(abs: string): void {
+  const missing: string[] = [];
+  let dir = abs;
+  for (;;) {
+    try {
+      fs.statSync(dir);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    missing.push(dir);
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      // Another scan made it meanwhile: fine; whether it is a safe folder is checked next.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 /** Entries in two-character fan-out folders, written to a temp name and renamed into place. */
@@ -139,7 +169,7 @@ export class ResultCache {
     const text = JSON.stringify({ format: ENTRY_FORMAT, key, findings: value.findings, warnings: value.warnings });
     const temp = path.join(path.dirname(file), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      makeDirs(path.dirname(file));
       fs.writeFileSync(temp, text, { mode: 0o600, flag: 'wx' });
       fs.renameSync(temp, file);
       this.writtenBytes += text.length;

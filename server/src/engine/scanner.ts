@@ -347,7 +347,26 @@ function readBytes(realPath: string, display: string, maxBytes: number): { bytes
     if (opened.size > maxBytes) {
       return { warnings: [{ code: 'too-large', path: display, message: `is ${opened.size} bytes, over the ${maxBytes}-byte limit (--max-file-size); not scanned` }] };
     }
-    buf = fs.readFileSync(fd);
+    // st_size is only a hint: files under /proc say 0 yet yield unbounded data, and a file may grow after the
+    // fstat. At most maxBytes + 1 bytes are read, whatever it said; the extra byte tells "over" from "at" the
+    // limit. Read counts stay multiples of 8 (/proc/<pid>/pagemap refuses others).
+    const roundUp = (n: number): number => Math.ceil(n / 8) * 8;
+    let chunk = Buffer.alloc(roundUp(Math.min(opened.size + 1, maxBytes + 1)));
+    let length = 0;
+    for (;;) {
+      if (length === chunk.length) {
+        const grown = Buffer.alloc(Math.min(roundUp(maxBytes + 1), Math.max(64 * 1024, chunk.length * 2)));
+        chunk.copy(grown, 0, 0, length);
+        chunk = grown;
+      }
+      const n = fs.readSync(fd, chunk, length, chunk.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > maxBytes) {
+        return { warnings: [{ code: 'too-large', path: display, message: `yields more than ${maxBytes} bytes (fstat said ${opened.size}), over the limit (--max-file-size); not scanned` }] };
+      }
+    }
+    buf = chunk.subarray(0, length);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const message = code === 'ELOOP' ? 'became a symbolic link during the scan; not followed (ELOOP)' : describeErrno(err);

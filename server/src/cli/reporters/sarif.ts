@@ -197,7 +197,8 @@ function isSemver(version: string): boolean {
 /** Relative paths become relative URI references: each segment percent-encoded, so spaces, `#`, `%` or a `c:` prefix cannot change meaning. */
 function artifactLocation(p: string): SarifArtifactLocation {
   if (path.isAbsolute(p)) return { uri: pathToFileURL(p).href };
-  const segments = p.split(/[\\/]/).filter((s) => s !== '' && s !== '.');
+  // Report paths use `/`; a backslash is part of a Linux file name (`a\\b.py`), encoded as %5C.
+  const segments = p.split('/').filter((s) => s !== '' && s !== '.');
   return { uri: segments.map(encodeURIComponent).join('/'), uriBaseId: SRCROOT };
 }
 
