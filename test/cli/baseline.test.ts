@@ -343,3 +343,22 @@ describe('sentinel sast --fail-on', () => {
     assert.match(r.stderr, /--fail-on takes CRITICAL, HIGH, MEDIUM, LOW, INFO or never, not 'severe'/);
   });
 });
+
+describe('sentinel sast --baseline-ref with a committed file that .gitignore lists', () => {
+  it('finds the finding in both trees, so it is not new (git ignores nothing it tracks)', async () => {
+    const repo = makeGitRepo({ '.gitignore': 'app/calc.py\n' });
+    try {
+      writeFiles(repo, { 'app/calc.py': EVAL_PY });
+      git(repo, 'add', '-f', 'app/calc.py');
+      commitAll(repo, 'commit a file the .gitignore lists');
+      writeFiles(repo, { 'README.md': 'docs\n' });
+      commitAll(repo, 'docs only');
+      const r = await runCli(['sast', '.', '--baseline-ref', 'HEAD~1', '--format', 'json'], repo);
+      const report = JSON.parse(r.stdout) as ScanReport;
+      assert.deepEqual(states(report), ['app/calc.py:unchanged']);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      removeWorkspace(repo);
+    }
+  });
+});

@@ -345,13 +345,14 @@ async function baselineFromRef(
       pathspecs,
       include: (p) => {
         const base = path.posix.basename(p);
-        return base === '.gitignore' || policyNames.includes(base) || detectLanguage(p) !== undefined || needsContentSniff(p) || mayBeCacheArtifact(p);
+        // No .gitignore (an extension-less file would pass as a script to sniff): every file of the mirror is
+        // committed, and git ignores nothing it tracks.
+        if (base === '.gitignore') return false;
+        return policyNames.includes(base) || detectLanguage(p) !== undefined || needsContentSniff(p) || mayBeCacheArtifact(p);
       },
       destination: (p) => mirrored(path.join(scope.root, p)),
       maxBytes: scan.maxFileBytes,
     });
-    // A walk looks for .gitignore files up to the folder that holds `.git`; this one stops it at the mirror.
-    fs.mkdirSync(path.join(mirror, '.git'), { recursive: true });
     const roots = (changed ? changed.oldRepoPaths.map((p) => path.join(scope.root, p)) : [...scope.roots, ...movedIn.map((p) => path.join(scope.root, p))])
       .map(mirrored)
       .filter((p): p is string => p !== undefined && fs.existsSync(p));
