@@ -6,7 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Finding, ScanReport } from '../../server/src/engine/finding';
-import { closeSharedPools } from '../../server/src/engine/pool';
+import { AnalysisPool, closeSharedPools, sharedPool } from '../../server/src/engine/pool';
+import { openResultCache } from '../../server/src/engine/resultCache';
+import { loadCatalog } from '../../server/src/engine/rules/catalog';
+import { catalogKey } from '../../server/src/engine/scanner';
 import { scanPaths, shardOf } from '../../server/src/engine/scanner';
 import { ensureBuiltCli, REPO_ROOT, SENTINEL_BIN } from '../helpers/builtCli';
 import { makeWorkspace, removeWorkspace, runCli } from '../helpers/workspace';
@@ -85,6 +88,44 @@ describe('scans at scale', () => {
       const b = JSON.parse(pooled.stdout) as ScanReport;
       assert.deepEqual(identity(b.findings), identity(a.findings));
       assert.deepEqual(b.warnings, a.warnings);
+    });
+
+    it('hands the longest waiting text to the free worker first, and each result to its own file', async () => {
+      const catalog = loadCatalog();
+      const pool = new AnalysisPool(1);
+      try {
+        const ended: string[] = [];
+        const task = (name: string, sinks: number) => {
+          const text = Array.from({ length: sinks }, (_, i) => `def f${i}(s):\n    return eval(s)\n`).join('');
+          return pool.analyze({ catalog, catalogKey: catalogKey(catalog), enabled: ['JIT-EVAL-COMPILE'], lang: 'python', text, path: `${name}.py` }).then((r) => {
+            ended.push(name);
+            assert.equal(r.findings.length, sinks, name);
+            assert.ok(r.findings.every((f) => f.evidence.path === `${name}.py`));
+          });
+        };
+        // The first goes to the worker at once; the others wait, and leave the queue longest first.
+        await Promise.all([task('first', 1), task('small', 2), task('large', 40), task('medium', 10)]);
+        assert.deepEqual(ended, ['first', 'large', 'medium', 'small']);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('starts no worker for a large scan the result cache serves entirely', async () => {
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 70; i++) files[`pkg/m${i}.py`] = i % 7 === 0 ? `def f(s):\n    return eval(s)\n` : `x = ${i}\n`;
+      ws = makeWorkspace(files);
+      const opened = openResultCache(path.join(tmp, 'cache'), { engine: 'test' });
+      assert.ok(opened.cache);
+      const cold = await scanPaths([ws], { jobs: 2, baseDir: ws, cache: opened.cache });
+      assert.equal(cold.findings.length, 10);
+      await closeSharedPools();
+      const warm = await scanPaths([ws], { jobs: 2, baseDir: ws, cache: opened.cache });
+      assert.deepEqual(identity(warm.findings), identity(cold.findings));
+      assert.equal(sharedPool(2).started, 0, 'no worker was started');
+      const uncached = await scanPaths([ws], { jobs: 2, baseDir: ws });
+      assert.deepEqual(identity(uncached.findings), identity(cold.findings));
+      assert.equal(sharedPool(2).started, 2, 'a large scan without a cache starts every worker');
     });
 
     it('rejects a --jobs that is not a whole number of 1 or more', async () => {

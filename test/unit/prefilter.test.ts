@@ -67,11 +67,53 @@ describe('pre-filter', () => {
     assert.equal(filter.mayFire('const total = items.reduce((a, b) => a + b, 0);\n', 'javascript'), false);
     assert.equal(filter.mayFire('evaluation = retrieval_exec_count\n', 'python'), false, 'names inside longer words are not names');
     assert.equal(filter.mayFire('from builtins import eval as run\nrun(code)\n', 'python'), true);
-    assert.equal(filter.mayFire('k = cp.RawKernel(src, "k")\n', 'python'), true);
+    assert.equal(filter.mayFire('import cupy as cp\nk = cp.RawKernel(src, "k")\n', 'python'), true);
     assert.equal(filter.mayFire('export TRITON_CACHE_DIR=/tmp/triton\n', 'shell'), true);
     assert.equal(filter.mayFire('RUN tar -xzf k.tgz -C $HOME/.triton/cache\n', 'dockerfile'), true);
     assert.equal(filter.mayFire('src = "@triton.jit"\n', 'python'), true);
     assert.equal(filter.mayFire('{"cells": []}', 'notebook'), true, 'notebooks are decoded and analysed whole');
+  });
+
+  it('lets a qualified Python sink through only where the file names its module, or a builtin as a name', () => {
+    const filter = prefilterFor(loadCatalog());
+    const through = (text: string): boolean => filter.mayFire(text, 'python');
+    // Builtins: the name itself, the `builtins` module under any alias, `__builtins__`, a string for getattr.
+    assert.equal(through('import builtins as b\nb.compile(x, "f", "exec")\n'), true);
+    assert.equal(through('__builtins__.exec(x)\n'), true);
+    assert.equal(through('getattr(builtins, "exec")(x)\n'), true);
+    assert.equal(through('run = compile\nrun(x, "f", "exec")\n'), true);
+    assert.equal(through('exec (x)\n'), true);
+    assert.equal(through('def f(): ...\nexec(x)\n'), true, 'an ellipsis at the end of the line before is not an attribute dot');
+    assert.equal(through('y = (1 +\n     .5)\neval(x)\n'), true);
+    // Imported sinks and setters: the module's root name is spelled out by the import, aliased or not.
+    assert.equal(through('from torch.utils.cpp_extension import load\nload("m", ["m.cpp"], build_directory=d)\n'), true);
+    assert.equal(through('import torch.utils.cpp_extension as ext\next.load("m", ["m.cpp"], build_directory=d)\n'), true);
+    assert.equal(through('from timeit import Timer as T\nT(stmt).timeit()\n'), true);
+    assert.equal(through('import pycuda.compiler\npycuda.compiler.compile(src)\n'), true);
+    // The same last names on other modules' functions and methods cannot be those sinks.
+    assert.equal(through('import re\nWORD = re.compile(r"\\w+")\nm = WORD . compile\n'), false, 're.compile is not builtins.compile');
+    assert.equal(through('import json\ndata = json.load(fp)\nmore = pickle.load(fp)\n'), false);
+    assert.equal(through('from itertools import repeat\nfor x in repeat(1, 3): t = threading.Timer(1, f)\n'), false);
+    assert.equal(through('k = cp.RawKernel(src, "k")\n'), false, 'cp is bound by no import');
+    assert.equal(through('q = session.query(User)\nitems.push(x)\nr = model.eval()\n'), false, 'method sinks need their sink-context modules or receivers');
+    // Method sinks: pandas imported (sink-context.yml requiresImport), or an InteractiveConsole made here.
+    assert.equal(through('import pandas as pd\ndf.query(expr)\n'), true);
+    assert.equal(through('import modin.pandas as pd\nframe.eval(expr)\n'), true);
+    assert.equal(through('from code import InteractiveConsole as C\nc = C()\nc.push(line)\n'), true);
+  });
+
+  it('reads the sink contexts from the catalog: a policy sink is gated on its own module', () => {
+    const base = loadCatalog();
+    const rules = base.rules.map((r) => (r.id === 'JIT-EVAL-COMPILE' ? { ...r, sinks: [...(r.sinks ?? []), { languages: ['python' as const], api: 'acme.formula.run', args: [0] }] } : r));
+    const filter = prefilterFor({ ...base, rules, byId: new Map(rules.map((r) => [r.id, r])) });
+    assert.equal(filter.open, undefined, filter.open);
+    assert.equal(filter.mayFire('from acme.formula import run\nrun(text)\n', 'python'), true);
+    assert.equal(filter.mayFire('runner.run(text)\n', 'python'), false);
+    // A sink-context field the pre-filter does not know is not read: its sink's name alone lets a file through.
+    const contexts = (base.sinkContexts ?? []).map((c) => (c.method === 'push' ? { ...c, receiverAlso: ['anything'] } : c));
+    const loose = prefilterFor({ ...base, sinkContexts: contexts as typeof base.sinkContexts });
+    assert.equal(loose.mayFire('items.push(x)\n', 'python'), true);
+    assert.equal(prefilterFor(base).mayFire('items.push(x)\n', 'python'), false);
   });
 
   it('finds the word every match of a cache-folder pattern must hold', () => {

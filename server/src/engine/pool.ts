@@ -15,6 +15,7 @@ import type { Catalog } from './rules/catalog';
 export type CatalogData = Catalog;
 
 export type ToWorker =
+  | { type: 'preload'; languages: LanguageId[] }
   | { type: 'catalog'; key: string; data: CatalogData }
   | { type: 'analyze'; id: number; catalogKey: string; enabled: string[]; lang: LanguageId; text: string; path: string };
 
@@ -77,7 +78,7 @@ interface Pending {
 
 /**
  * One task per worker at a time: the others wait in the pool's queue and go to whichever worker is free
- * first, so that one large file never holds back work queued behind it.
+ * first (the longest text first), so that one large file never holds back work queued behind it.
  */
 const PER_WORKER = 1;
 /** Idle workers end after this long: a language server between workspace scans gives their memory back. */
@@ -91,11 +92,18 @@ export class AnalysisPool {
   private waiters: (() => void)[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly entry = workerEntry();
+  /** Languages whose grammars every worker loads as it starts. */
+  private readonly preloaded = new Set<LanguageId>();
   /** Set when workers cannot be started here; callers then analyse in-process. */
   readonly unavailable: string | undefined;
 
   constructor(readonly size: number) {
     this.unavailable = this.entry ? undefined : `no worker entry next to ${__filename}`;
+  }
+
+  /** Workers started and not ended. */
+  get started(): number {
+    return this.slots.length;
   }
 
   get pending(): number {
@@ -109,15 +117,37 @@ export class AnalysisPool {
     });
   }
 
-  /** Starts the workers now, so that their start-up overlaps the reading of the first files. */
-  warm(): void {
+  /**
+   * Starts the workers now, so that their start-up overlaps the main thread's own (reading the first files,
+   * checking the rule data). Each loads the grammars of `languages` while it has nothing else to do.
+   */
+  warm(languages: LanguageId[] = []): void {
+    const fresh = languages.filter((lang) => !this.preloaded.has(lang));
+    for (const lang of fresh) this.preloaded.add(lang);
+    if (fresh.length > 0) for (const slot of this.slots) slot.worker.postMessage({ type: 'preload', languages: fresh } satisfies ToWorker);
     while (!this.unavailable && this.slots.length < this.size) this.spawn();
     this.dispatch();
   }
 
-  /** Resolves once at most `limit` tasks are queued or running (backpressure for the reading loop). */
-  async drainBelow(limit: number): Promise<void> {
-    while (this.pending > limit && this.slots.length > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  /**
+   * Sends every worker a catalog before any task needs it, so that each can load what it derives from it
+   * (cache-kinds.yml) while idle. Call it only once the main thread has validated that data (validation.ts).
+   */
+  prepare(catalog: Catalog, catalogKey: string): void {
+    for (const slot of this.slots) this.sendCatalog(slot, catalog, catalogKey);
+  }
+
+  /** The text length of the tasks that wait for a worker. */
+  get queuedChars(): number {
+    return this.queue.reduce((n, p) => n + p.task.text.length, 0);
+  }
+
+  /**
+   * Resolves once at most `limit` tasks are queued or running and the queued ones hold at most `maxChars` of
+   * text (backpressure for the reading loop).
+   */
+  async drainBelow(limit: number, maxChars = Infinity): Promise<void> {
+    while ((this.pending > limit || this.queuedChars > maxChars) && this.slots.length > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   /** Ends every worker (tests, and a language server that shuts down); queued tasks are rejected. */
@@ -133,6 +163,7 @@ export class AnalysisPool {
     const resourceLimits = { maxYoungGenerationSizeMb: 8 };
     const worker = this.entry.eval ? new Worker(this.entry.code, { eval: true, resourceLimits }) : new Worker(this.entry.file, { resourceLimits });
     const slot: Slot = { worker, catalogs: new Set(), inFlight: new Map() };
+    if (this.preloaded.size > 0) worker.postMessage({ type: 'preload', languages: [...this.preloaded] } satisfies ToWorker);
     worker.on('message', (msg: FromWorker) => {
       const p = slot.inFlight.get(msg.id);
       if (!p) return;
@@ -154,18 +185,24 @@ export class AnalysisPool {
     return slot;
   }
 
+  private sendCatalog(slot: Slot, catalog: Catalog, key: string): void {
+    if (slot.catalogs.has(key)) return;
+    slot.worker.postMessage({ type: 'catalog', key, data: catalogData(catalog) } satisfies ToWorker);
+    slot.catalogs.add(key);
+  }
+
   private dispatch(): void {
     while (this.queue.length > 0) {
       let slot = this.slots.filter((s) => s.inFlight.size < PER_WORKER).sort((a, b) => a.inFlight.size - b.inFlight.size)[0];
       if ((!slot || slot.inFlight.size > 0) && this.slots.length < this.size) slot = this.spawn() ?? slot;
       if (!slot) break;
-      const p = this.queue.shift()!;
+      // The longest text first: a large file started last would keep one worker busy after the others end.
+      let longest = 0;
+      for (let i = 1; i < this.queue.length; i++) if (this.queue[i]!.task.text.length > this.queue[longest]!.task.text.length) longest = i;
+      const p = this.queue.splice(longest, 1)[0]!;
       const { task } = p;
       const id = this.nextId++;
-      if (!slot.catalogs.has(task.catalogKey)) {
-        slot.worker.postMessage({ type: 'catalog', key: task.catalogKey, data: catalogData(task.catalog) } satisfies ToWorker);
-        slot.catalogs.add(task.catalogKey);
-      }
+      this.sendCatalog(slot, task.catalog, task.catalogKey);
       slot.inFlight.set(id, p);
       slot.worker.postMessage({ type: 'analyze', id, catalogKey: task.catalogKey, enabled: task.enabled, lang: task.lang, text: task.text, path: task.path } satisfies ToWorker);
     }

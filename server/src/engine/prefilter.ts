@@ -3,12 +3,13 @@
 // of them is not parsed: no check could fire on it.
 import { loadCacheKinds, type LoadingConfig } from './cacheTrees';
 import type { LanguageId } from './finding';
-import type { Catalog, RuleCard } from './rules/catalog';
+import type { Catalog, RuleCard, SinkContext, SinkSpec } from './rules/catalog';
 
 /**
  * Why each name is needed, finding kind by finding kind (checks/ read the same data):
  * - a sink call (dynamicCode.ts) resolves only callees whose name is a sink's last segment or an alias bound
- *   by text that holds that segment (`candidateNames`); subscripts and calls of calls name it in a string;
+ *   by text that holds that segment (`candidateNames`); subscripts and calls of calls name it in a string; in
+ *   Python the file must also name the sink's module, or write a builtin as a name (`Gate` below);
  * - a cache setting (cacheConfig.ts, cacheLoading.ts) names its variable, config key or config attribute;
  * - a loader call names the loader; an archive extracted into a cache names the cache by a variable, a
  *   cache-folder call or a folder pattern, whose longest literal word is required;
@@ -97,16 +98,82 @@ export function requiredWord(pattern: string): string | undefined {
   return best.length >= 3 ? best : undefined;
 }
 
+/**
+ * A name a Python file needs only under a condition (the word itself must be there too). In Python a call
+ * resolves to a qualified API `a.b.W` only through checks/python.ts `qualifiedName`, whose names come from the
+ * file's import statements (`import a.b as x`, `from a.b import W as X`, each spelling out the module `a`), from
+ * builtins (`W` unbound and a builtin: `builtins.W`; `builtins.W` and `__builtins__.W`), and from aliases
+ * assigned from those (`X = W`, `X = a.b.W`). So the file names the root module `a`, or, for a builtin, writes W
+ * as a name (not right after a `.`) or names `builtins`/`__builtins__`. A `method` sink whose sink-context entry
+ * (dynamicCode.ts contextHolds) has `requiresImport` needs one of those modules' root names; one with
+ * `receiverFrom` and no `receiverInclude` needs a receiver made by one of those calls, whose last name is then
+ * written in the file.
+ */
+interface Gate {
+  /** Any occurrence of the word suffices (conditions in `allOf` may still be required). */
+  anywhere: boolean;
+  /** An occurrence as a plain name (not `x.W`) suffices. */
+  direct: boolean;
+  /** Words of which one, present, lets any occurrence count. */
+  roots: string[];
+  /** Each entry: one of these words must be present too (sink-context conditions). */
+  allOf: string[][];
+}
+
 interface Needed {
   /** Words any file may need (cache variables, loaders); sink names by the language they are sinks in. */
   words: Set<string>;
   sinkWords: Map<LanguageId, Set<string>>;
+  /** Python names needed only under a condition, each with the conditions of every entry it comes from. */
+  pythonGates: Map<string, Gate[]>;
+  /** Words every language but Python needs (Python has a gate for each). */
+  otherWords: Set<string>;
   fragments: Set<string>;
   unknown: string[];
 }
 
+/** What python.ts qualifiedName gives for an unbound builtin name, and the spellings it resolves to it. */
+const PYTHON_BUILTINS_MODULE = 'builtins';
+const PYTHON_BUILTINS_ROOTS = ['builtins', '__builtins__'];
+
+/** sink-context.yml fields, by what they do: a condition the pre-filter reads, or one it may ignore (it only narrows). */
+const CONTEXT_READ = new Set(['languages', 'api', 'method', 'requiresImport', 'receiverFrom', 'receiverInclude']);
+const CONTEXT_NARROWING = new Set(['receiverExclude', 'codeFrom']);
+
+/** What the sink-context entries of `spec` require of a Python file's text (each inner list: one word of it). */
+function contextWords(spec: SinkSpec, contexts: SinkContext[]): string[][] {
+  const out: string[][] = [];
+  for (const c of contexts) {
+    if (!c.languages.includes('python') || !((spec.api && c.api === spec.api) || (spec.method && c.method === spec.method))) continue;
+    // A field the pre-filter does not know might widen what the entry admits: the entry is then not read at all.
+    if (Object.keys(c).some((k) => !CONTEXT_READ.has(k) && !CONTEXT_NARROWING.has(k))) continue;
+    if (c.requiresImport?.length) out.push([...new Set(c.requiresImport.map((m) => m.split('.')[0]!))]);
+    if (c.receiverFrom?.length && !c.receiverInclude) {
+      const lasts = c.receiverFrom.map(lastSegment);
+      if (lasts.every((w) => /^\w+$/.test(w))) out.push([...new Set(lasts)]);
+    }
+  }
+  return out.filter((words) => words.every((w) => /^\w+$/.test(w)));
+}
+
+/** Adds the gate of one Python sink (or setter) named by qualified `api` or by `method`. */
+function addPythonGate(needed: Needed, word: string, gate: Gate): void {
+  const gates = needed.pythonGates.get(word) ?? [];
+  gates.push(gate);
+  needed.pythonGates.set(word, gates);
+}
+
+function pythonGate(spec: { api?: string; method?: string }, contexts: SinkContext[] | undefined): Gate {
+  const allOf = contextWords(spec as SinkSpec, contexts ?? []);
+  const segments = spec.api?.split('.') ?? [];
+  if (segments.length < 2 || !segments.every((w) => /^\w+$/.test(w))) return { anywhere: true, direct: true, roots: [], allOf };
+  if (segments[0] !== PYTHON_BUILTINS_MODULE) return { anywhere: false, direct: false, roots: [segments[0]!], allOf };
+  // `builtins.W`: W itself as a name; `builtins.str.format`: the builtin `str` as a root.
+  return { anywhere: false, direct: segments.length === 2, roots: [...PYTHON_BUILTINS_ROOTS, ...(segments.length > 2 ? [segments[1]!] : [])], allOf };
+}
+
 /** Names the rule cards require; `unknown` lists fields the pre-filter does not know. */
-function fromRules(rules: RuleCard[], needed: Needed): void {
+function fromRules(rules: RuleCard[], contexts: SinkContext[] | undefined, needed: Needed): void {
   for (const rule of rules) {
     for (const key of Object.keys(rule)) if (!PROSE_FIELDS.has(key) && !DATA_FIELDS.has(key)) needed.unknown.push(`${rule.id}.${key}`);
     for (const sink of rule.sinks ?? []) {
@@ -116,6 +183,10 @@ function fromRules(rules: RuleCard[], needed: Needed): void {
         continue;
       }
       for (const lang of sink.languages) {
+        if (lang === 'python' && /^\w+$/.test(lastSegment(name))) {
+          addPythonGate(needed, lastSegment(name), pythonGate(sink, contexts));
+          continue;
+        }
         const set = needed.sinkWords.get(lang) ?? new Set<string>();
         set.add(lastSegment(name));
         needed.sinkWords.set(lang, set);
@@ -146,8 +217,15 @@ function fromConfig(config: unknown, needed: Needed): void {
     for (const item of value as unknown[]) {
       const name = typeof item === 'string' ? item : item && typeof item === 'object' ? ((item as { api?: unknown; method?: unknown }).api ?? (item as { method?: unknown }).method) : undefined;
       const last = typeof name === 'string' ? name.slice(Math.max(name.lastIndexOf('.'), name.lastIndexOf('/')) + 1) : '';
-      if (/^\w+$/.test(last)) needed.words.add(last);
-      else needed.unknown.push(`cache-kinds.yml config.${key}: an entry with no literal name`);
+      if (!/^\w+$/.test(last)) {
+        needed.unknown.push(`cache-kinds.yml config.${key}: an entry with no literal name`);
+        continue;
+      }
+      // A setter is a Python call matched by its qualified name (cacheConfig.ts): gated there like a sink.
+      if (key === 'cacheDirSetters' && typeof name === 'string' && typeof (item as { api?: unknown }).api === 'string') {
+        addPythonGate(needed, last, pythonGate({ api: name }, undefined));
+        needed.otherWords.add(last);
+      } else needed.words.add(last);
     }
   }
 }
@@ -190,14 +268,47 @@ function fromLoading(loading: LoadingConfig, needed: Needed): void {
   }
 }
 
+/** `\b(?:word|…)\b|fragment|…`, or a pattern that matches nothing. */
+function anyOf(words: string[], fragments: string[]): RegExp {
+  const alternatives = [...(words.length > 0 ? [`\\b(?:${words.map(escapeRegExp).join('|')})\\b`] : []), ...fragments.map(escapeRegExp)];
+  // `\b` treats `$` as a boundary: `$TRITON_CACHE_DIR` matches, and so does `$eval` (a harmless extra file).
+  return new RegExp(alternatives.length > 0 ? alternatives.join('|') : '[^\\s\\S]');
+}
+
+const wordSearches = new Map<string, RegExp>();
+
+/** Whether `word` occurs in `text` as a whole word. */
+function wordIn(text: string, word: string): boolean {
+  let re = wordSearches.get(word);
+  if (!re) {
+    re = new RegExp(`\\b${escapeRegExp(word)}\\b`);
+    wordSearches.set(word, re);
+  }
+  return re.test(text);
+}
+
+/**
+ * Whether the name at `at` is an attribute (`x.W`, `f().W`, `x[0] . W`): a `.` before it on the same line,
+ * itself after a name, a closing bracket or a string. Anything else (a dot at a line's start, `...`, a
+ * line continuation) counts as a plain name, which only lets more files through.
+ */
+function afterDot(text: string, at: number): boolean {
+  let i = at - 1;
+  while (i >= 0 && (text[i] === ' ' || text[i] === '\t')) i--;
+  if (text[i] !== '.') return false;
+  i--;
+  while (i >= 0 && (text[i] === ' ' || text[i] === '\t')) i--;
+  return i >= 0 && /[\w)\]}'"]/.test(text[i]!);
+}
+
 const built = new WeakMap<Catalog, Prefilter>();
 
 /** The pre-filter for a catalog (built once per catalog object). */
 export function prefilterFor(catalog: Catalog): Prefilter {
   const cached = built.get(catalog);
   if (cached) return cached;
-  const needed: Needed = { words: new Set(), sinkWords: new Map(), fragments: new Set(), unknown: [] };
-  fromRules(catalog.rules, needed);
+  const needed: Needed = { words: new Set(), sinkWords: new Map(), pythonGates: new Map(), otherWords: new Set(), fragments: new Set(), unknown: [] };
+  fromRules(catalog.rules, catalog.sinkContexts, needed);
   try {
     const kinds = loadCacheKinds(catalog.dir, catalog);
     fromLoading(kinds.loading, needed);
@@ -209,22 +320,41 @@ export function prefilterFor(catalog: Catalog): Prefilter {
     needed.unknown.push(`cache-kinds.yml: ${(err as Error).message}`);
   }
   const open = needed.unknown.length > 0 ? `the pre-filter does not know ${needed.unknown.join('; ')}` : undefined;
+  // A gated word that is also needed unconditionally needs no gate.
+  for (const word of needed.pythonGates.keys()) if (needed.words.has(word)) needed.pythonGates.delete(word);
   const searches = new Map<LanguageId, RegExp>();
-  /** One regular expression per language: `\b(?:word|…)\b|fragment|…`. */
+  /** One regular expression per language: `\b(?:word|…)\b|fragment|…` (Python's gated words are searched apart). */
   const searchFor = (lang: LanguageId): RegExp => {
     let re = searches.get(lang);
     if (re) return re;
-    const all = new Set([...needed.words, ...(needed.sinkWords.get(lang) ?? [])]);
+    const all = new Set([...needed.words, ...(needed.sinkWords.get(lang) ?? []), ...(lang === 'python' ? [] : needed.otherWords)]);
     // Names that are not plain words are searched for anywhere, which only lets more files through.
     const words = [...all].filter((w) => /^\w+$/.test(w)).sort();
     const fragments = [...new Set([...needed.fragments, ...[...all].filter((w) => !/^\w+$/.test(w))])].sort();
-    const alternatives = [...(words.length > 0 ? [`\\b(?:${words.map(escapeRegExp).join('|')})\\b`] : []), ...fragments.map(escapeRegExp)];
-    // `\b` treats `$` as a boundary: `$TRITON_CACHE_DIR` matches, and so does `$eval` (a harmless extra file).
-    re = new RegExp(alternatives.length > 0 ? alternatives.join('|') : '[^\\s\\S]');
+    re = anyOf(words, fragments);
     searches.set(lang, re);
     return re;
   };
-  const allSinkWords = new Set([...needed.sinkWords.values()].flatMap((s) => [...s]));
+  const gated = needed.pythonGates.size > 0 ? new RegExp(anyOf([...needed.pythonGates.keys()].sort(), []).source, 'g') : undefined;
+  /** Whether a Python text meets the gate of one of the gated words it holds. */
+  const gatesHold = (text: string): boolean => {
+    if (!gated) return false;
+    const direct = new Set<string>();
+    const present = new Set<string>();
+    gated.lastIndex = 0;
+    for (let m = gated.exec(text); m; m = gated.exec(text)) {
+      present.add(m[0]);
+      if (!afterDot(text, m.index)) direct.add(m[0]);
+    }
+    const has = (w: string): boolean => wordIn(text, w);
+    for (const word of present) {
+      for (const gate of needed.pythonGates.get(word)!) {
+        if ((gate.anywhere || (gate.direct && direct.has(word)) || gate.roots.some(has)) && gate.allOf.every((any) => any.some(has))) return true;
+      }
+    }
+    return false;
+  };
+  const allSinkWords = new Set([...needed.sinkWords.values(), needed.pythonGates.keys(), needed.otherWords].flatMap((s) => [...s]));
   const filter: Prefilter = {
     words: [...new Set([...needed.words, ...allSinkWords])].sort(),
     fragments: [...needed.fragments].sort(),
@@ -232,7 +362,7 @@ export function prefilterFor(catalog: Catalog): Prefilter {
     mayFire(text: string, lang: LanguageId): boolean {
       // A notebook's code is JSON-escaped (`\nexec(`, `\u0065val`): it is decoded and analysed whole.
       if (open || lang === 'notebook') return true;
-      return searchFor(lang).test(text);
+      return searchFor(lang).test(text) || (lang === 'python' && gatesHold(text));
     },
   };
   built.set(catalog, filter);

@@ -678,15 +678,30 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
   };
   const noPrefilter = options.prefilter === false;
   const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
-  // Workers trust the shipped data (validation.ts): check it here, on the main thread, before any starts.
-  if (jobs > 1) loadCacheKinds(catalog.dir, catalog);
   const pool = jobs > 1 ? sharedPool(jobs) : undefined;
   const usePool = !!pool && !pool.unavailable;
+  let pooling = false;
+  /** The grammars the walk's files need (by name; sniffed files are found later), for workers to load early. */
+  const grammars = (): LanguageId[] => [...new Set(files.flatMap((f) => detectLanguage(f.path) ?? []))];
+  // A large scan with no result cache analyses most of its files: its workers start now, so that their start-up
+  // overlaps the main thread's checking of the data below and its reading of the first files.
+  if (usePool && !cache && files.length >= POOL_WARM_FILES) {
+    pooling = true;
+    pool!.warm(grammars());
+  }
+  // Workers trust the shipped data (validation.ts): check it here, on the main thread, before any analyses a file.
+  if (jobs > 1) loadCacheKinds(catalog.dir, catalog);
+  if (pooling) {
+    const first = explicitPolicy ? variantOf(catalogForPolicy(catalog, policy)) : variantOf(catalog);
+    pool!.prepare(first.catalog, first.context);
+  }
+  /** How many files, and how much of their text, may wait for the workers while the loop reads on. */
+  const POOL_QUEUE_FILES = 512;
+  const POOL_QUEUE_CHARS = 16 * 1024 * 1024;
   let filesScanned = 0;
   const running: Promise<void>[] = [];
   /** Tasks held back until enough files need analysis to be worth the workers. */
   const held: (() => Promise<void>)[] = [];
-  let pooling = false;
 
   const analyse = async (v: Variant, shown: string, text: string, lang: LanguageId): Promise<{ findings: Finding[]; warnings: ScanWarning[] }> => {
     if (pooling && pool) return pool.analyze({ catalog: v.catalog, catalogKey: v.context, enabled: enabledIds, lang, text, path: shown });
@@ -738,7 +753,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     // a small one holds files back until there are enough to be worth the workers' start-up.
     if (!pooling && files.length >= POOL_WARM_FILES) {
       pooling = true;
-      pool!.warm();
+      pool!.warm(grammars());
     }
     if (!pooling) {
       held.push(run);
@@ -748,12 +763,21 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
       return;
     }
     running.push(run());
-    // Backpressure: the reading loop waits while the workers have plenty queued.
-    await pool!.drainBelow(jobs * 8);
+    // Backpressure: the reading loop waits while the workers have plenty queued. The queue is long enough for
+    // the pool to hand out the longest texts first, and its text is bounded.
+    await pool!.drainBelow(POOL_QUEUE_FILES, POOL_QUEUE_CHARS);
   };
 
   const fileSlots: FileSlot[] = [];
   let cancelled = false;
+  // The loop reads and pre-filters synchronously; the workers' results, and with them the next tasks they are
+  // sent, wait for it to give the event loop a turn. It does so every few milliseconds while workers run.
+  let lastTurn = performance.now();
+  const giveWorkersATurn = async (): Promise<void> => {
+    if (!pooling || performance.now() - lastTurn < 2) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    lastTurn = performance.now();
+  };
   for (const [i, file] of files.entries()) {
     if (options.isCancelled?.()) {
       cancelled = true;
@@ -778,6 +802,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     read ??= readBytes(file.realPath, shown, maxBytes);
     slot.warnings.push(...read.warnings);
     if (read.bytes) await processFile(slot, file.path, shown, read.bytes, lang);
+    await giveWorkersATurn();
   }
   // Compiled caches (TorchInductor, Triton, Numba, torch_extensions, CuPy, torch archives) under the roots:
   // pickles disassembled, permissions checked, and the generated code they hold given the source rules too.

@@ -1,6 +1,9 @@
 // Entry of an analysis worker (dist/worker.js): keeps each catalog it is sent (plain records), then
 // analyses the texts it receives with the same analyzeDocument as the main thread and posts the results back.
 import { parentPort } from 'node:worker_threads';
+import { loadCacheKinds } from './cacheTrees';
+import type { LanguageId } from './finding';
+import { hasGrammar, parserFor } from './parser';
 import type { CatalogData, FromWorker, ToWorker } from './pool';
 import type { Catalog } from './rules/catalog';
 import { analyzeDocument } from './scanner';
@@ -12,9 +15,32 @@ function rebuild(data: CatalogData): Catalog {
   return { ...data, byId: new Map(data.rules.map((r) => [r.id, r])) };
 }
 
+/**
+ * Work a first analysis would do anyway, done while the worker waits: the grammars of the languages the scan
+ * found, and the cache kinds of a catalog's folder (sent only once the main thread has validated them). A
+ * failure here is left for the analysis to meet and report.
+ */
+function preloadGrammars(languages: LanguageId[]): void {
+  for (const lang of languages) if (hasGrammar(lang)) parserFor(lang).catch(() => undefined);
+}
+
+function preloadCacheKinds(catalog: Catalog): void {
+  try {
+    loadCacheKinds(catalog.dir);
+  } catch {
+    // reported by the analysis that needs them
+  }
+}
+
 parentPort?.on('message', (msg: ToWorker) => {
+  if (msg.type === 'preload') {
+    preloadGrammars(msg.languages);
+    return;
+  }
   if (msg.type === 'catalog') {
-    catalogs.set(msg.key, rebuild(msg.data));
+    const catalog = rebuild(msg.data);
+    catalogs.set(msg.key, catalog);
+    preloadCacheKinds(catalog);
     return;
   }
   const reply = (m: FromWorker): void => parentPort!.postMessage(m);
