@@ -52,6 +52,18 @@ export async function parserFor(lang: LanguageId): Promise<Parser> {
   return parser;
 }
 
+/**
+ * When `err` is the WebAssembly instance aborting (out of memory on a huge or extremely nested file, while
+ * parsing or while reading the tree), marks the instance as unusable and returns the error to report on the
+ * file; undefined for any other error. Aborts surface as `RuntimeError`s or as Emscripten's `Aborted()`.
+ */
+export function crashFrom(err: unknown): ParserCrashError | undefined {
+  if (err instanceof ParserCrashError) return err;
+  if ((err as Error)?.name !== 'RuntimeError' && !/\bAborted\(/.test(String((err as Error)?.message))) return undefined;
+  crashed ??= 'it ran out of memory or aborted';
+  return new ParserCrashError(`tree-sitter's parser crashed on it (${crashed}: too large or too deeply nested to parse)`);
+}
+
 /** Parses `text`; pass `oldTree` (already edited with `tree.edit`) to re-parse incrementally. */
 export async function parseText(lang: LanguageId, text: string, oldTree?: Tree): Promise<Tree> {
   if (crashed) throw new ParserCrashError(`tree-sitter's parser crashed on an earlier file in this thread (${crashed}) and cannot parse again`);
@@ -60,12 +72,7 @@ export async function parseText(lang: LanguageId, text: string, oldTree?: Tree):
   try {
     tree = parser.parse(text, oldTree ?? null);
   } catch (err) {
-    // An abort (out of WebAssembly memory on a huge or extremely nested file) leaves the instance unusable.
-    if ((err as Error)?.name === 'RuntimeError' || /\bAborted\(/.test(String((err as Error)?.message))) {
-      crashed = 'it ran out of memory or aborted';
-      throw new ParserCrashError(`tree-sitter's parser crashed on it (${crashed}: too large or too deeply nested to parse)`);
-    }
-    throw err;
+    throw crashFrom(err) ?? err;
   }
   if (!tree) throw new Error(`tree-sitter returned no tree for a ${lang} document`);
   return tree;

@@ -21,7 +21,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'result'; id: number; findings: Finding[]; warnings: ScanWarning[] }
-  | { type: 'error'; id: number; message: string };
+  /** `crashed`: the worker's parser can no longer parse; it exits after this reply and gets no more work. */
+  | { type: 'error'; id: number; message: string; crashed?: boolean };
 
 export interface AnalysisTask {
   catalog: Catalog;
@@ -170,6 +171,11 @@ export class AnalysisPool {
       slot.inFlight.delete(msg.id);
       if (msg.type === 'result') p.resolve({ findings: msg.findings, warnings: msg.warnings });
       else p.reject(new Error(msg.message));
+      if (msg.type === 'error' && msg.crashed) {
+        // Its next task would die with it: take it out of the pool now; a fresh worker takes the queue.
+        const at = this.slots.indexOf(slot);
+        if (at >= 0) this.slots.splice(at, 1);
+      }
       this.dispatch();
     });
     const fail = (err: Error): void => {

@@ -18,7 +18,7 @@ import type { CacheTree, Finding, LanguageId, PolicyRootSummary, ReportSummary, 
 import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from './languages';
 import { LineIndex, withLoneCrAsLf } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
-import { hasGrammar, parseText, type Tree } from './parser';
+import { crashFrom, hasGrammar, parserCrash, parseText, type Tree } from './parser';
 import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, policyFinder, summarize } from './policy';
 import { defaultJobs, sharedPool } from './pool';
 import { prefilterFor } from './prefilter';
@@ -704,7 +704,12 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
   const held: (() => Promise<void>)[] = [];
 
   const analyse = async (v: Variant, shown: string, text: string, lang: LanguageId): Promise<{ findings: Finding[]; warnings: ScanWarning[] }> => {
-    if (pooling && pool) return pool.analyze({ catalog: v.catalog, catalogKey: v.context, enabled: enabledIds, lang, text, path: shown });
+    const task = { catalog: v.catalog, catalogKey: v.context, enabled: enabledIds, lang, text, path: shown };
+    if (pooling && pool) return pool.analyze(task);
+    // The parser of this thread crashed on an earlier file (out of WebAssembly memory): the files after it go
+    // to a worker with a fresh one rather than all failing.
+    const rescue = parserCrash() ? sharedPool(1) : undefined;
+    if (rescue && !rescue.unavailable) return rescue.analyze(task);
     return analyzeDocument(shown, text, lang, { catalog: v.catalog, enabled: v.enabled });
   };
   /** Reads, looks up, pre-filters and (maybe later, in a worker) analyses one file into its slot. */
@@ -742,7 +747,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
       try {
         finish(await analyse(variant, shown, decoded.text, lang));
       } catch (err) {
-        slot.warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(err as Error).message}` });
+        slot.warnings.push({ code: 'internal-error', path: shown, message: `could not be analysed: ${(crashFrom(err) ?? (err as Error)).message}` });
       }
     };
     if (!usePool) {

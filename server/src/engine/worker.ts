@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { loadCacheKinds } from './cacheTrees';
 import type { LanguageId } from './finding';
-import { hasGrammar, parserFor } from './parser';
+import { crashFrom, hasGrammar, parserCrash, parserFor } from './parser';
 import type { CatalogData, FromWorker, ToWorker } from './pool';
 import type { Catalog } from './rules/catalog';
 import { analyzeDocument } from './scanner';
@@ -50,8 +50,17 @@ parentPort?.on('message', (msg: ToWorker) => {
     return;
   }
   const enabled = new Map(msg.enabled.flatMap((id) => (catalog.byId.has(id) ? [[id, catalog.byId.get(id)!] as const] : [])));
-  analyzeDocument(msg.path, msg.text, msg.lang, { catalog, enabled }).then(
-    (r) => reply({ type: 'result', id: msg.id, findings: r.findings, warnings: r.warnings }),
-    (err: unknown) => reply({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) }),
-  );
+  analyzeDocument(msg.path, msg.text, msg.lang, { catalog, enabled })
+    .then(
+      (r) => reply({ type: 'result', id: msg.id, findings: r.findings, warnings: r.warnings }),
+      (err: unknown) => {
+        const message = (crashFrom(err) ?? (err as Error)).message ?? String(err);
+        reply({ type: 'error', id: msg.id, message, ...(parserCrash() ? { crashed: true } : {}) });
+      },
+    )
+    .finally(() => {
+      // The parser's WebAssembly instance aborted on this file and cannot parse again: this worker ends, and the
+      // pool starts a fresh one for the files still queued.
+      if (parserCrash()) process.exit(70);
+    });
 });
