@@ -797,7 +797,11 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     if (!lang && needsContentSniff(file.path)) {
       if (file.size > maxBytes) continue;
       read = readBytes(file.realPath, shown, maxBytes);
-      if (!read.head) continue;
+      if (!read.head) {
+        // Unreadable or not a regular file: whether it was a script cannot be told, so say why it was not read.
+        slot.warnings.push(...read.warnings);
+        continue;
+      }
       lang = detectLanguage(file.path, read.head.toString('utf8'));
     }
     if (!lang) {
