@@ -144,7 +144,7 @@ describe('hostile input', function () {
       const link = '.gitignore is a symbolic link; not followed (a .gitignore is read only as a regular file, as git reads it), its patterns were not applied';
       assert.equal(messageFor(report, 'gitignore/devzero/.gitignore'), link);
       assert.equal(messageFor(report, 'gitignore/linked_out/.gitignore'), link);
-      assert.equal(messageFor(report, 'gitignore/fifo/.gitignore'), '.gitignore is a FIFO, not a regular file; not opened, its patterns were not applied');
+      assert.equal(messageFor(report, 'gitignore/fifo/.gitignore'), '.gitignore is a FIFO (named pipe), not a regular file; not opened, its patterns were not applied');
       assert.equal(messageFor(report, 'gitignore/huge/.gitignore'), `.gitignore is ${MAX_GITIGNORE_BYTES + 3} bytes, over the ${MAX_GITIGNORE_BYTES}-byte limit; its patterns were not applied`);
       assert.equal(messageFor(report, 'names/bad\\xffname.py'), 'its name is not valid UTF-8; not scanned');
       assert.equal(messageFor(report, 'halftyped/eval_open.py'), 'has syntax errors (first at line 5); the rest of the file was still checked');

@@ -155,7 +155,7 @@ describe('walk: hostile .gitignore files and names', () => {
       const link = '.gitignore is a symbolic link; not followed (a .gitignore is read only as a regular file, as git reads it), its patterns were not applied';
       assert.deepEqual(warningsOf(r), [
         'not-regular-file dir/.gitignore: .gitignore is a folder, not a regular file; not opened, its patterns were not applied',
-        'not-regular-file fifo/.gitignore: .gitignore is a FIFO, not a regular file; not opened, its patterns were not applied',
+        'not-regular-file fifo/.gitignore: .gitignore is a FIFO (named pipe), not a regular file; not opened, its patterns were not applied',
         `not-regular-file loop/.gitignore: ${link}`,
         `not-regular-file zero/.gitignore: ${link}`,
       ]);

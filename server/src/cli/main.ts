@@ -6,10 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyBaseline, BaselineError, loadBaselineFile, regate } from '../engine/baseline';
+import { kindOf, OPEN_NONBLOCK, readAtMost } from '../engine/boundedRead';
 import { type ChangeSet, type Finding, type ScanReport, type ScanWarning, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
 import { changedFiles, comparisonCommit, copyTreeAt, GitError, repositoryRoot, resolveCommit } from '../engine/git';
 import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from '../engine/languages';
-import { defaultPolicy, kindOf, POLICY_FILE_NAMES, PolicyError, readAtMost } from '../engine/policy';
+import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy';
 import { runLanguageServer } from '../lsp/main';
 import { type Catalog, CatalogError, loadCatalog } from '../engine/rules/catalog';
 import { defaultCacheDir, openResultCache, type ResultCache } from '../engine/resultCache';
@@ -165,9 +166,6 @@ export function render(format: Format, report: ScanReport, ctx: RenderContext): 
   }
 }
 
-/** Reads `O_NONBLOCK` (a FIFO is seen by fstat and refused, never waited on), at most `maxBytes` + 1 bytes. */
-const INPUT_READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
-
 /**
  * The bytes of an input the CLI reads whole (a report to merge, a baseline): a regular file of at most
  * `maxBytes`, read without blocking and never past the cap whatever fstat says (files under /proc say 0).
@@ -177,7 +175,7 @@ export function readInputFile(file: string, what: string, maxBytes: number): Buf
   const tooLarge = (size: string): UsageError => new UsageError(`${what} '${file}' is ${size}, over the ${maxBytes}-byte (${Math.round(maxBytes / 1048576)} MiB) limit`);
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, INPUT_READ_FLAGS);
+    fd = fs.openSync(file, OPEN_NONBLOCK);
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) {
       const kind = kindOf(stat);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import picomatch from 'picomatch';
+import { OPEN_NOFOLLOW_NONBLOCK } from './boundedRead';
 import { PythonFile } from './checks/python';
 import type { Confidence, Evidence, Finding, ScanWarning, Span } from './finding';
 import { LineIndex } from './lines';
@@ -524,7 +525,6 @@ export const NESTED_DEPTH = 2;
 const MEMBER_BUDGET_ENTRIES = 16;
 const CALLING_OPCODES = new Set(['REDUCE', 'INST', 'OBJ']);
 const SPAN_ONE: Span = { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1, startOffset: 0, endOffset: 0 };
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 
 interface TreePlan {
   root: string;
@@ -573,7 +573,7 @@ function entriesOf(dir: string): Generator<fs.Dirent> {
 
 /** The first `max` bytes of a regular file, opened without following symlinks or blocking on FIFOs. */
 function readHead(abs: string, max: number): { data: Buffer; size: number } {
-  const fd = fs.openSync(abs, OPEN_FLAGS);
+  const fd = fs.openSync(abs, OPEN_NOFOLLOW_NONBLOCK);
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
@@ -585,7 +585,7 @@ function readHead(abs: string, max: number): { data: Buffer; size: number } {
 }
 
 async function withSource<T>(abs: string, use: (src: ByteSource) => Promise<T>): Promise<T> {
-  const fd = fs.openSync(abs, OPEN_FLAGS);
+  const fd = fs.openSync(abs, OPEN_NOFOLLOW_NONBLOCK);
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });

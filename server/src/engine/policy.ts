@@ -7,6 +7,7 @@ import * as yaml from 'js-yaml';
 import picomatch from 'picomatch';
 import policySchema from '../../../rules/policy.schema.json';
 import { rulesDir } from './assets';
+import { kindOf, OPEN_NONBLOCK, readAtMost } from './boundedRead';
 import { SEVERITIES, type Finding, type ReportSummary, type ScanWarning, type Severity } from './finding';
 import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog, type SanitizerModel, type SourceModel } from './rules/catalog';
 
@@ -195,47 +196,11 @@ const READ_ERRORS: Record<string, string> = {
   ELOOP: 'too many symbolic links',
 };
 
-/** What a non-regular file is, for "is a FIFO (named pipe), not a regular file". */
-export function kindOf(stat: fs.Stats): string {
-  if (stat.isDirectory()) return 'a folder';
-  if (stat.isFIFO()) return 'a FIFO (named pipe)';
-  if (stat.isSocket()) return 'a socket';
-  if (stat.isCharacterDevice()) return 'a character device';
-  if (stat.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
-}
-
-/**
- * Reads an open file to its end, but never more than `maxBytes` + 1 bytes whatever `sizeHint` (fstat) said:
- * files under /proc say 0 yet yield unbounded data, and a file may grow. Read counts stay multiples of 8
- * (/proc/<pid>/pagemap refuses others). Undefined when the file holds more than `maxBytes`.
- */
-export function readAtMost(fd: number, sizeHint: number, maxBytes: number): Buffer | undefined {
-  const roundUp = (n: number): number => Math.ceil(n / 8) * 8;
-  const ceiling = roundUp(maxBytes + 1);
-  let buf = Buffer.alloc(roundUp(Math.min(sizeHint + 1, maxBytes + 1)));
-  let length = 0;
-  for (;;) {
-    if (length === buf.length) {
-      const grown = Buffer.alloc(Math.min(ceiling, Math.max(64 * 1024, buf.length * 2)));
-      buf.copy(grown, 0, 0, length);
-      buf = grown;
-    }
-    const n = fs.readSync(fd, buf, length, buf.length - length, null);
-    if (n === 0) return buf.subarray(0, length);
-    length += n;
-    if (length > maxBytes) return undefined;
-  }
-}
-
-/** Opening without blocking: a FIFO would wait for a writer forever; it is opened, seen by fstat and refused. */
-const POLICY_READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
-
 function readPolicyText(file: string): string {
   const tooLarge = (what: string): PolicyError => new PolicyError(file, `is larger than 1 MiB (${what}); a policy is a few lines of YAML`);
   let bytes: Buffer;
   try {
-    const fd = fs.openSync(file, POLICY_READ_FLAGS);
+    const fd = fs.openSync(file, OPEN_NONBLOCK);
     try {
       const stat = fs.fstatSync(fd);
       if (!stat.isFile()) {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import ignore from 'ignore';
 import type { Node } from 'web-tree-sitter';
 import { version as packageVersion } from '../../../package.json';
+import { OPEN_NOFOLLOW_NONBLOCK, readAtMost } from './boundedRead';
 import { loadCacheKinds, scanCacheTrees } from './cacheTrees';
 import { checkCacheConfig } from './checks/cacheConfig';
 import { checkCacheLoading } from './checks/cacheLoading';
@@ -321,9 +322,6 @@ function linesOfComments(root: Node): Set<number> {
   return lines;
 }
 
-/** Read-only, never through a final symlink, never blocking on a FIFO. */
-const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
-
 function isUtf8Invalid(buf: Buffer): boolean {
   return !isUtf8(buf);
 }
@@ -341,32 +339,19 @@ function readBytes(realPath: string, display: string, maxBytes: number): { bytes
     // checking the opened file itself, reads exactly what was checked or nothing.
     const stat = fs.statSync(realPath);
     if (!stat.isFile()) return { warnings: [{ code: 'not-regular-file', path: display, message: 'is not a regular file; not opened' }] };
-    fd = fs.openSync(realPath, READ_FLAGS);
+    fd = fs.openSync(realPath, OPEN_NOFOLLOW_NONBLOCK);
     const opened = fs.fstatSync(fd);
     if (!opened.isFile()) return { warnings: [{ code: 'not-regular-file', path: display, message: 'is not a regular file; not opened' }] };
     if (opened.size > maxBytes) {
       return { warnings: [{ code: 'too-large', path: display, message: `is ${opened.size} bytes, over the ${maxBytes}-byte limit (--max-file-size); not scanned` }] };
     }
     // st_size is only a hint: files under /proc say 0 yet yield unbounded data, and a file may grow after the
-    // fstat. At most maxBytes + 1 bytes are read, whatever it said; the extra byte tells "over" from "at" the
-    // limit. Read counts stay multiples of 8 (/proc/<pid>/pagemap refuses others).
-    const roundUp = (n: number): number => Math.ceil(n / 8) * 8;
-    let chunk = Buffer.alloc(roundUp(Math.min(opened.size + 1, maxBytes + 1)));
-    let length = 0;
-    for (;;) {
-      if (length === chunk.length) {
-        const grown = Buffer.alloc(Math.min(roundUp(maxBytes + 1), Math.max(64 * 1024, chunk.length * 2)));
-        chunk.copy(grown, 0, 0, length);
-        chunk = grown;
-      }
-      const n = fs.readSync(fd, chunk, length, chunk.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length > maxBytes) {
-        return { warnings: [{ code: 'too-large', path: display, message: `yields more than ${maxBytes} bytes (fstat said ${opened.size}), over the limit (--max-file-size); not scanned` }] };
-      }
+    // fstat. At most maxBytes + 1 bytes are read, whatever it said.
+    const read = readAtMost(fd, opened.size, maxBytes);
+    if (!read) {
+      return { warnings: [{ code: 'too-large', path: display, message: `yields more than ${maxBytes} bytes (fstat said ${opened.size}), over the limit (--max-file-size); not scanned` }] };
     }
-    buf = chunk.subarray(0, length);
+    buf = read;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const message = code === 'ELOOP' ? 'became a symbolic link during the scan; not followed (ELOOP)' : describeErrno(err);

@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
+import { kindOf, OPEN_NOFOLLOW_NONBLOCK, readAtMost } from './boundedRead';
 import type { ScanWarning } from './finding';
 import { GitError, trackedFilesSync, workTreeTopSync } from './git';
 
@@ -55,9 +56,6 @@ interface Tracked {
   dirs: Set<string>;
 }
 
-/** Read-only, never through a final symlink, never blocking on a FIFO (as scanner.ts reads sources). */
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
-
 function isVirtualenv(dir: string): boolean {
   return fs.existsSync(path.join(dir, 'pyvenv.cfg'));
 }
@@ -69,15 +67,6 @@ function isInside(child: string, parent: string): boolean {
 
 function toPosix(rel: string): string {
   return path.sep === '/' ? rel : rel.split(path.sep).join('/');
-}
-
-function kindOf(stat: fs.Stats): string {
-  if (stat.isSymbolicLink()) return 'a symbolic link';
-  if (stat.isDirectory()) return 'a folder';
-  if (stat.isFIFO()) return 'a FIFO';
-  if (stat.isSocket()) return 'a socket';
-  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
-  return 'not a regular file';
 }
 
 /**
@@ -100,7 +89,7 @@ function loadGitignore(realDir: string, shownAs: string, warnings: ScanWarning[]
       warnings.push({ code: 'not-regular-file', path: shownAs, message });
       return undefined;
     }
-    fd = fs.openSync(file, OPEN_FLAGS);
+    fd = fs.openSync(file, OPEN_NOFOLLOW_NONBLOCK);
     const opened = fs.fstatSync(fd);
     if (!opened.isFile()) {
       warnings.push({ code: 'not-regular-file', path: shownAs, message: `.gitignore is ${kindOf(opened)}, not a regular file; ${notApplied}` });
@@ -110,15 +99,12 @@ function loadGitignore(realDir: string, shownAs: string, warnings: ScanWarning[]
       warnings.push({ code: 'too-large', path: shownAs, message: `.gitignore is ${opened.size} bytes, over the ${MAX_GITIGNORE_BYTES}-byte limit; ${notApplied}` });
       return undefined;
     }
-    // Read at most one byte past the limit, so a file that grows after fstat is still bounded.
-    const buf = Buffer.alloc(MAX_GITIGNORE_BYTES + 1);
-    let length = 0;
-    for (let n = -1; n !== 0 && length < buf.length; length += n) n = fs.readSync(fd, buf, length, buf.length - length, null);
-    if (length > MAX_GITIGNORE_BYTES) {
+    const buf = readAtMost(fd, opened.size, MAX_GITIGNORE_BYTES);
+    if (!buf) {
       warnings.push({ code: 'too-large', path: shownAs, message: `.gitignore is over the ${MAX_GITIGNORE_BYTES}-byte limit; ${notApplied}` });
       return undefined;
     }
-    return ignore().add(buf.toString('utf8', 0, length));
+    return ignore().add(buf.toString('utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
