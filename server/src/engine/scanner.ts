@@ -326,6 +326,12 @@ function isUtf8Invalid(buf: Buffer): boolean {
   return !isUtf8(buf);
 }
 
+/** The UTF-16 encoding a byte-order mark at the start of `buf` announces, if any. */
+function utf16Encoding(buf: Buffer): 'utf-16le' | 'utf-16be' | undefined {
+  if (buf[0] === 0xff && buf[1] === 0xfe) return 'utf-16le';
+  return buf[0] === 0xfe && buf[1] === 0xff ? 'utf-16be' : undefined;
+}
+
 /**
  * Reads one file's bytes for analysis, or explains in a warning why it cannot be analysed. Each file is read
  * once. A binary file's bytes come back in `head` only, for telling its language.
@@ -362,7 +368,7 @@ function readBytes(realPath: string, display: string, maxBytes: number): { bytes
   // UTF-16 with a BOM holds a NUL byte in every ASCII character, yet is text: it is binary only if its decoded
   // characters hold U+0000 (UTF-32LE's BOM, FF FE 00 00, starts like UTF-16LE's). Its head goes back as UTF-8,
   // so a shebang in it still tells the language.
-  const utf16 = buf[0] === 0xff && buf[1] === 0xfe ? 'utf-16le' : buf[0] === 0xfe && buf[1] === 0xff ? 'utf-16be' : undefined;
+  const utf16 = utf16Encoding(buf);
   if (utf16) {
     const head = new TextDecoder(utf16).decode(buf.subarray(0, 64 * 1024));
     if (!head.slice(0, BINARY_SNIFF_BYTES / 2).includes('\0')) return { bytes: buf, head: Buffer.from(head, 'utf8'), warnings: [] };
@@ -380,7 +386,7 @@ function readBytes(realPath: string, display: string, maxBytes: number): { bytes
 function decodeSource(buf: Buffer, display: string): { text: string; warnings: ScanWarning[] } {
   const warnings: ScanWarning[] = [];
   const invalid = (encoding: string): ScanWarning => ({ code: 'not-utf8', path: display, message: `is not valid ${encoding}; scanned with invalid bytes replaced, so columns on affected lines may be off` });
-  const utf16 = buf[0] === 0xff && buf[1] === 0xfe ? 'utf-16le' : buf[0] === 0xfe && buf[1] === 0xff ? 'utf-16be' : undefined;
+  const utf16 = utf16Encoding(buf);
   let text: string;
   if (utf16) {
     try {
