@@ -371,15 +371,22 @@ function reachingFirst(bindings: Binding[], use: Node): Binding[] {
   // Only `x = value` (the name and the value are the two sides of one assignment) replaces: `x += y`, a buffer
   // filled in place (`s.append(y)`, `fread(x, …)`) or an unpacking keeps the earlier bindings.
   const replaces = (b: Binding): boolean => b.kind === 'assign' && !!b.node.parent && b.node.parent.id === b.value.parent?.id;
-  const killer = before.find((b) => replaces(b) && alwaysRunsBefore(b.node, use));
+  let around: Set<number> | undefined;
+  const killer = before.find((b) => {
+    if (!replaces(b)) return false;
+    // The nodes around `use`, walked once (each parent step is a descent from the root in web-tree-sitter).
+    if (!around) {
+      around = new Set<number>();
+      for (let p = use.parent; p; p = p.parent) around.add(p.id);
+    }
+    return alwaysRunsBefore(b.node, use, around);
+  });
   const kept = killer ? before.filter((b) => b.node.startIndex >= killer.node.startIndex) : before;
   return [...kept, ...after];
 }
 
-/** Whether the statement holding `binding` is a plain statement of a block around `use`, ending before it. */
-function alwaysRunsBefore(binding: Node, use: Node): boolean {
-  const around = new Set<number>();
-  for (let p = use.parent; p; p = p.parent) around.add(p.id);
+/** Whether the statement holding `binding` is a plain statement of a block around `use` (`around`: its ancestors), ending before it. */
+function alwaysRunsBefore(binding: Node, use: Node, around: Set<number>): boolean {
   let stmt: Node | null = binding;
   while (stmt?.parent && !around.has(stmt.parent.id)) stmt = stmt.parent;
   return !!stmt && PLAIN_STATEMENTS.has(stmt.type) && stmt.endIndex <= use.startIndex;
