@@ -3,6 +3,7 @@
 // no node_modules. `node esbuild.mjs --watch` rebuilds on change.
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -48,6 +49,49 @@ for (const [name, file] of [['server', 'server/src/lsp/standalone.ts'], ['extens
   if (fs.existsSync(path.join(root, file))) entryPoints[name] = file;
 }
 
+// web-tree-sitter resolves its own files from import.meta.url, which a CommonJS bundle lacks.
+const moduleUrl = {
+  define: { 'import.meta.url': '__sentinelModuleUrl' },
+  banner: { js: "var __sentinelModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
+/**
+ * The shipped schemas compiled to code (server/src/engine/validation.ts explains why): schemaCode.ts, bundled in
+ * memory and run here, writes the module that becomes dist/validators.js.
+ */
+async function precompiledValidators() {
+  const built = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['server/src/engine/schemaCode.ts'],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    logLevel: 'warning',
+    ...moduleUrl,
+  });
+  const mod = { exports: {} };
+  const filename = path.join(root, 'server', 'src', 'engine', 'schemaCode.js');
+  new Function('module', 'exports', 'require', '__filename', '__dirname', built.outputFiles[0].text)(mod, mod.exports, createRequire(filename), filename, path.dirname(filename));
+  return mod.exports.precompiledValidatorsModule(path.join(root, 'rules'));
+}
+
+/** dist/validators.js: the generated validators with the Ajv runtime helpers they require. */
+async function buildValidators() {
+  await esbuild.build({
+    absWorkingDir: root,
+    stdin: { contents: await precompiledValidators(), resolveDir: root, sourcefile: 'validators.js', loader: 'js' },
+    outfile: path.join(dist, 'validators.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: production,
+    logLevel: 'warning',
+  });
+}
+
 const options = {
   absWorkingDir: root,
   entryPoints,
@@ -61,9 +105,7 @@ const options = {
   external: ['vscode'],
   // jsonc-parser's UMD build requires its parts dynamically; its ESM build bundles cleanly.
   mainFields: ['module', 'main'],
-  // web-tree-sitter resolves its own files from import.meta.url, which a CommonJS bundle lacks.
-  define: { 'import.meta.url': '__sentinelModuleUrl' },
-  banner: { js: "var __sentinelModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  ...moduleUrl,
   logLevel: 'warning',
 };
 
@@ -71,6 +113,7 @@ fs.mkdirSync(dist, { recursive: true });
 // A production build must not leave maps from an earlier development build inside the package.
 if (production) for (const f of fs.readdirSync(dist)) if (f.endsWith('.map')) fs.rmSync(path.join(dist, f));
 copyAssets();
+await buildValidators();
 if (watch) {
   const ctx = await esbuild.context(options);
   await ctx.watch();

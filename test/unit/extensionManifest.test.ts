@@ -47,10 +47,10 @@ describe('extension manifest', () => {
     const vsce = path.join(root, 'node_modules', '.bin', 'vsce');
     const files = execFileSync(vsce, ['ls', '--no-dependencies'], { cwd: root, encoding: 'utf8' }).trim().split('\n').sort();
     const unexpected = files.filter(
-      (f) => !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|images\/(icon\.png|activity\.svg)|dist\/(cli|server|extension|worker)\.js|dist\/grammars\/[\w.-]+\.(wasm|json)|dist\/rules\/[\w.-]+\.(yml|json))$/.test(f),
+      (f) => !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|images\/(icon\.png|activity\.svg)|dist\/(cli|server|extension|worker|validators)\.js|dist\/grammars\/[\w.-]+\.(wasm|json)|dist\/rules\/[\w.-]+\.(yml|json))$/.test(f),
     );
     assert.deepEqual(unexpected, []);
-    for (const needed of ['dist/extension.js', 'dist/server.js', 'dist/cli.js', 'dist/worker.js', 'dist/grammars/tree-sitter-python.wasm', 'dist/rules/JIT-EVAL-COMPILE.yml', 'dist/rules/policy.schema.json', 'LICENSE', 'images/icon.png']) {
+    for (const needed of ['dist/extension.js', 'dist/server.js', 'dist/cli.js', 'dist/worker.js', 'dist/validators.js', 'dist/grammars/tree-sitter-python.wasm', 'dist/rules/JIT-EVAL-COMPILE.yml', 'dist/rules/policy.schema.json', 'LICENSE', 'images/icon.png']) {
       assert.ok(files.includes(needed), `${needed} is missing from the package`);
     }
     assert.equal(manifest.main, './dist/extension.js');

@@ -4,7 +4,6 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv from 'ajv';
 import picomatch from 'picomatch';
 import { OPEN_NOFOLLOW_NONBLOCK } from './boundedRead';
 import { PythonFile } from './checks/python';
@@ -13,7 +12,7 @@ import { LineIndex } from './lines';
 import { parseText } from './parser';
 import { disassemblePickles, type PickleDisassembly } from './pickle';
 import { type Catalog, CatalogError, describeAjvError, readYaml, type RuleCard, ruleSummary } from './rules/catalog';
-import { CHECKS_SHIPPED_SCHEMAS } from './validation';
+import { CHECKS_SHIPPED_SCHEMAS, compileSchema } from './validation';
 import { bufferSource, type ByteSource, fileSource, looksLikeZip, readZipDirectory, readZipEntry, ZipError } from './zip';
 
 // ---- the data: rules/cache-kinds.yml ------------------------------------------------------------------
@@ -367,7 +366,7 @@ export function loadCacheKinds(dir: string, catalog?: Catalog): CacheKinds {
 
 function compileCacheKinds(file: string): CacheKinds {
   const data = readYaml(file);
-  const validate = CHECKS_SHIPPED_SCHEMAS ? new Ajv({ allErrors: false, strict: false, validateSchema: false }).compile(CACHE_KINDS_SCHEMA) : undefined;
+  const validate = CHECKS_SHIPPED_SCHEMAS ? compileSchema(CACHE_KINDS_SCHEMA, 'first-error') : undefined;
   if (validate && !validate(data)) {
     const first = describeAjvError(validate.errors![0], 'is not a `module.name` pattern (letters, digits, `_`, dots and `*`)');
     throw new CatalogError(file, first.field, first.reason);

@@ -2,7 +2,7 @@
 // and applying it to findings (owner, retest, allowlist suppression, block/ticket/report decision).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
 import picomatch from 'picomatch';
 import policySchema from '../../../rules/policy.schema.json';
@@ -10,6 +10,7 @@ import { rulesDir } from './assets';
 import { kindOf, OPEN_NONBLOCK, readAtMost } from './boundedRead';
 import { SEVERITIES, type Finding, type ReportSummary, type ScanWarning, type Severity } from './finding';
 import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog, type SanitizerModel, type SourceModel } from './rules/catalog';
+import { compileSchema } from './validation';
 
 export const POLICY_FILE_NAMES = ['sentinel-policy.yml', 'sentinel-policy.yaml'] as const;
 
@@ -178,13 +179,7 @@ interface RawPolicy {
 let compiledSchema: ValidateFunction | undefined;
 
 function policyValidator(): ValidateFunction {
-  if (!compiledSchema) {
-    // strictRequired is off because `anyOf: [{required: [path]}, ...]` names properties declared one level up.
-    const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: true, validateSchema: false });
-    // Editor annotations (VS Code / yaml-language-server); the CLI reuses them as its error messages.
-    ajv.addVocabulary(['patternErrorMessage', 'errorMessage', 'markdownDescription']);
-    compiledSchema = ajv.compile(policySchema);
-  }
+  compiledSchema ??= compileSchema(policySchema, 'policy');
   return compiledSchema;
 }
 

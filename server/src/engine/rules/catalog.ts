@@ -2,10 +2,10 @@
 // and exposes rules by ID. A broken card is a CatalogError naming the file and the field.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import * as yaml from 'js-yaml';
 import { rulesDir } from '../assets';
-import { CHECKS_SHIPPED_SCHEMAS } from '../validation';
+import { CHECKS_SHIPPED_SCHEMAS, compileSchema } from '../validation';
 import type { LanguageId, RuleSummary, Severity } from '../finding';
 
 export interface SinkSpec {
@@ -192,9 +192,7 @@ export function loadCatalog(dir: string = rulesDir()): Catalog {
   } catch (err) {
     throw new CatalogError(schemaFile, '', `cannot be loaded: ${(err as Error).message}`);
   }
-  // `validateSchema: false`: the shipped schemas are checked against the meta-schema by a test (catalog.test.ts),
-  // not at every start, where compiling the meta-schema per Ajv instance cost ~180 ms.
-  const validate = CHECKS_SHIPPED_SCHEMAS ? new Ajv({ allErrors: true, strict: false, validateSchema: false }).compile(schema) : undefined;
+  const validate = CHECKS_SHIPPED_SCHEMAS ? compileSchema(schema, 'all-errors') : undefined;
   const rules: RuleCard[] = [];
   const byId = new Map<string, RuleCard>();
   const files = fs
@@ -268,7 +266,7 @@ function modelValidator(dir: string, schemaName: string): ValidateFunction | und
   let validate: ValidateFunction | undefined;
   if (CHECKS_SHIPPED_SCHEMAS && fs.existsSync(schemaFile)) {
     try {
-      validate = new Ajv({ allErrors: true, strict: false, validateSchema: false }).compile(JSON.parse(fs.readFileSync(schemaFile, 'utf8')) as object);
+      validate = compileSchema(JSON.parse(fs.readFileSync(schemaFile, 'utf8')) as object, 'all-errors');
     } catch (err) {
       throw new CatalogError(schemaFile, '', `cannot be loaded: ${(err as Error).message}`);
     }
@@ -318,6 +316,28 @@ export interface CatalogExtension {
 }
 
 const SOURCE_LISTS = ['calls', 'attributes', 'methods', 'objects', 'parameters'] as const;
+/** The sources.schema.json definition each list of an extra source model is checked against. */
+const SOURCE_LIST_DEFINITIONS: Record<(typeof SOURCE_LISTS)[number], string> = {
+  calls: 'named',
+  attributes: 'named',
+  methods: 'method',
+  objects: 'object',
+  parameters: 'parameter',
+};
+/** The sources.schema.json definitions an extra source model's entries are checked against (its lists', then the sanitizers'). */
+export const SOURCE_ENTRY_DEFINITIONS = [...new Set([...Object.values(SOURCE_LIST_DEFINITIONS), 'cast', 'guard'])];
+
+type RuleSchema = { definitions: { sink: object } & Record<string, unknown> };
+
+/** The schema of one extra sink: rule.schema.json's `sink` definition, with the definitions it refers to. */
+export function sinkSchema(ruleSchema: RuleSchema): object {
+  return { ...ruleSchema.definitions.sink, definitions: ruleSchema.definitions };
+}
+
+/** The schema of one extra source-model entry: sources.schema.json's definition `def`, with the definitions it refers to. */
+export function sourceEntrySchema(sourcesSchema: { definitions: Record<string, unknown> }, def: string): object {
+  return { ...(sourcesSchema.definitions[def] as object), definitions: sourcesSchema.definitions };
+}
 
 /**
  * A copy of `base` with in-house sinks, sources and sanitizers added (an LLM client or request wrapper the
@@ -326,8 +346,8 @@ const SOURCE_LISTS = ['calls', 'attributes', 'methods', 'objects', 'parameters']
 export function extendCatalog(base: Catalog, extension: CatalogExtension): { catalog: Catalog; errors: string[] } {
   const errors: string[] = [];
   if (!extension.sinks?.length && !extension.sources) return { catalog: base, errors };
-  const schema = JSON.parse(fs.readFileSync(path.join(base.dir, 'rule.schema.json'), 'utf8')) as { definitions: { sink: object } };
-  const validateSink = new Ajv({ allErrors: true, strict: false, validateSchema: false }).compile({ ...schema.definitions.sink, definitions: schema.definitions });
+  const schema = JSON.parse(fs.readFileSync(path.join(base.dir, 'rule.schema.json'), 'utf8')) as RuleSchema;
+  const validateSink = compileSchema(sinkSchema(schema), 'all-errors');
   const extraByRule = new Map<string, SinkSpec[]>();
   (extension.sinks ?? []).forEach((entry, i) => {
     const { rule, ...spec } = entry ?? ({} as SinkSpec & { rule: string });
@@ -347,7 +367,7 @@ export function extendCatalog(base: Catalog, extension: CatalogExtension): { cat
         errors.push(`extra source ${family}.${key}: must be a list`);
         return [];
       }
-      const validate = sourcesSchema ? new Ajv({ allErrors: true, strict: false, validateSchema: false }).compile({ ...(sourcesSchema.definitions[def] as object), definitions: sourcesSchema.definitions }) : undefined;
+      const validate = sourcesSchema ? compileSchema(sourceEntrySchema(sourcesSchema, def), 'all-errors') : undefined;
       return list.filter((s, i) => {
         const ok = validate ? validate(s) : typeof (s as SourceSpec)?.note === 'string';
         if (!ok) {
@@ -358,7 +378,7 @@ export function extendCatalog(base: Catalog, extension: CatalogExtension): { cat
       }) as T[];
     };
     for (const key of SOURCE_LISTS) {
-      const def = key === 'calls' || key === 'attributes' ? 'named' : key === 'methods' ? 'method' : key === 'objects' ? 'object' : 'parameter';
+      const def = SOURCE_LIST_DEFINITIONS[key];
       (next[key] as unknown[]) = [...(current[key] ?? []), ...valid(key, model?.[key], def)];
     }
     const san = model?.sanitizers;
