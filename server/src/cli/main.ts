@@ -11,10 +11,9 @@ import { type ChangeSet, type Finding, type ScanReport, type ScanWarning, type S
 import { changedFiles, comparisonCommit, copyTreeAt, GitError, repositoryRoot, resolveCommit } from '../engine/git';
 import { detectLanguage, mayBeCacheArtifact, needsContentSniff } from '../engine/languages';
 import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy';
-import { runLanguageServer } from '../lsp/main';
 import { type Catalog, CatalogError, loadCatalog } from '../engine/rules/catalog';
 import { defaultCacheDir, openResultCache, type ResultCache } from '../engine/resultCache';
-import { DEFAULT_MAX_FILE_BYTES, defaultBaseDir, ENGINE_VERSION, engineIdentity, parseShard, scanPaths, UsageError } from '../engine/scanner';
+import { DEFAULT_MAX_FILE_BYTES, defaultBaseDir, ENGINE_VERSION, engineIdentity, parseShard, scanPaths, UsageError, warmPoolFor } from '../engine/scanner';
 import { runMerge } from './merge';
 import { SKIPPED_DIRS } from '../engine/walk';
 import { toCodeQualityString } from './reporters/codequality';
@@ -456,6 +455,8 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   if (values.baseline !== undefined) readInputFile(values.baseline, 'baseline file', MAX_REPORT_BYTES);
   const failOn = parseFailOn(values['fail-on']);
   if (failOn instanceof Error) return usage(io, failOn.message);
+  // An uncached scan analyses every file: its workers may start before the rule data is even loaded.
+  if (values['no-cache']) warmPoolFor(positionals, { jobs });
 
   const catalog = loadCatalog();
   const rules = values.rule ?? [];
@@ -627,7 +628,8 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         if (!rest.some((a) => ['--stdio', '--node-ipc'].includes(a) || a.startsWith('--socket') || a.startsWith('--pipe'))) {
           return usage(io, 'lsp needs a transport: --stdio (or --node-ipc, --socket=N, --pipe=NAME)');
         }
-        runLanguageServer();
+        // Loaded only here: a scan need not pay for the language server's modules at start-up.
+        (await import('../lsp/main.js')).runLanguageServer();
         // The connection owns the process from here; it exits when the client sends `exit`.
         return new Promise<number>(() => undefined);
       default:

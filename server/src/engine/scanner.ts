@@ -599,6 +599,29 @@ function withPath(result: { findings: Finding[]; warnings: ScanWarning[] }, from
   };
 }
 
+/** Whether `p` is a folder (or a link to one); false when it cannot be looked at (the walk reports that). */
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts the analysis workers of a scan of `roots` now, when the scan has no result cache and a folder to walk or
+ * many files named: it will analyse every file it finds, so their start-up (~200 ms each) can overlap the rule
+ * data's loading and the walk rather than follow them. The CLI calls it as soon as its arguments are read; scanPaths
+ * calls it again (a no-op then). Returns whether it did.
+ */
+export function warmPoolFor(roots: string[], options: Pick<ScanOptions, 'jobs' | 'cache'>): boolean {
+  const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
+  const pool = jobs > 1 ? sharedPool(jobs) : undefined;
+  if (!pool || pool.unavailable || options.cache || !(roots.length >= POOL_WARM_FILES || roots.some(isDirectory))) return false;
+  pool.warm();
+  return true;
+}
+
 /** Below this many files to analyse a scan stays in-process: starting workers would cost more than it saves. */
 const POOL_THRESHOLD = 3;
 /** From this many files on, the workers are all started as soon as one file needs analysis. */
@@ -606,6 +629,10 @@ const POOL_WARM_FILES = 64;
 
 /** Scans files and folders and returns the full report, policy applied. */
 export async function scanPaths(roots: string[], options: ScanOptions = {}): Promise<ScanReport> {
+  const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
+  const pool = jobs > 1 ? sharedPool(jobs) : undefined;
+  const usePool = !!pool && !pool.unavailable;
+  let pooling = warmPoolFor(roots, options);
   const catalog = options.catalog ?? loadCatalog();
   const enabled = enabledRules(catalog, options.rules);
   const baseDir = path.resolve(options.baseDir ?? defaultBaseDir(roots));
@@ -668,15 +695,11 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     return variantOf(governing ? catalogForPolicy(catalog, governing) : catalog);
   };
   const noPrefilter = options.prefilter === false;
-  const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
-  const pool = jobs > 1 ? sharedPool(jobs) : undefined;
-  const usePool = !!pool && !pool.unavailable;
-  let pooling = false;
   /** The grammars the walk's files need (by name; sniffed files are found later), for workers to load early. */
   const grammars = (): LanguageId[] => [...new Set(files.flatMap((f) => detectLanguage(f.path) ?? []))];
-  // A large scan with no result cache analyses most of its files: its workers start now, so that their start-up
-  // overlaps the main thread's checking of the data below and its reading of the first files.
-  if (usePool && !cache && files.length >= POOL_WARM_FILES) {
+  // A large scan with no result cache analyses most of its files: its workers start now if they have not yet, and
+  // load the grammars of the files found.
+  if (usePool && !cache && (pooling || files.length >= POOL_WARM_FILES)) {
     pooling = true;
     pool!.warm(grammars());
   }
