@@ -9,7 +9,8 @@ import type { Finding, ScanReport } from '../../server/src/engine/finding';
 import { AnalysisPool, closeSharedPools, sharedPool } from '../../server/src/engine/pool';
 import { openResultCache } from '../../server/src/engine/resultCache';
 import { loadCatalog } from '../../server/src/engine/rules/catalog';
-import { catalogKey } from '../../server/src/engine/scanner';
+import { analyzeDocument, catalogKey } from '../../server/src/engine/scanner';
+import { loadCacheKinds } from '../../server/src/engine/cacheTrees';
 import { scanPaths, shardOf } from '../../server/src/engine/scanner';
 import { ensureBuiltCli, REPO_ROOT, SENTINEL_BIN } from '../helpers/builtCli';
 import { makeWorkspace, removeWorkspace, runCli } from '../helpers/workspace';
@@ -106,6 +107,29 @@ describe('scans at scale', () => {
         // The first goes to the worker at once; the others wait, and leave the queue longest first.
         await Promise.all([task('first', 1), task('small', 2), task('large', 40), task('medium', 10)]);
         assert.deepEqual(ended, ['first', 'large', 'medium', 'small']);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('gives workers the cache kinds the main thread read: they need not read cache-kinds.yml again', async () => {
+      // A copy of the rules folder whose cache-kinds.yml is gone once the main thread has loaded it: a worker that
+      // read the file itself would fail on every finding that needs the cache kinds.
+      const rules = path.join(tmp, 'rules-copy');
+      fs.cpSync(path.join(REPO_ROOT, 'rules'), rules, { recursive: true });
+      const catalog = loadCatalog(rules);
+      loadCacheKinds(rules, catalog);
+      fs.rmSync(path.join(rules, 'cache-kinds.yml'));
+      const file = path.join(FIXTURES, 'rules', 'JIT-CACHE-POISONING', 'remote_cache_settings.py');
+      const text = fs.readFileSync(file, 'utf8');
+      const task = { catalog, catalogKey: catalogKey(catalog), enabled: ['JIT-CACHE-POISONING'], lang: 'python' as const, text, path: 'remote_cache_settings.py' };
+      const expected = await analyzeDocument(task.path, text, 'python', { catalog, enabled: new Map([['JIT-CACHE-POISONING', catalog.byId.get('JIT-CACHE-POISONING')!]]) });
+      assert.ok(expected.findings.length >= 3, `only ${expected.findings.length} findings in the fixture`);
+      const pool = new AnalysisPool(1);
+      try {
+        const got = await pool.analyze(task);
+        assert.deepEqual(identity(got.findings), identity(expected.findings));
+        assert.deepEqual(got.warnings, expected.warnings);
       } finally {
         await pool.close();
       }

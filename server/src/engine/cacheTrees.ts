@@ -346,6 +346,8 @@ function compileRegex(source: string, file: string, field: string): RegExp {
 }
 
 const kindsCache = new Map<string, CacheKinds>();
+/** The data each folder's cache-kinds.yml held, as read (for workers: `cacheKindsData`, `primeCacheKinds`). */
+const kindsData = new Map<string, unknown>();
 
 /**
  * Loads and validates `cache-kinds.yml` from the rule catalog's folder (cached per folder). A broken file is a
@@ -354,8 +356,11 @@ const kindsCache = new Map<string, CacheKinds>();
 export function loadCacheKinds(dir: string, catalog?: Catalog): CacheKinds {
   let kinds = kindsCache.get(dir);
   if (!kinds) {
-    kinds = compileCacheKinds(path.join(dir, CACHE_KINDS_FILE));
+    const file = path.join(dir, CACHE_KINDS_FILE);
+    const data = readYaml(file);
+    kinds = compileCacheKinds(file, data);
     kindsCache.set(dir, kinds);
+    kindsData.set(dir, data);
   }
   if (catalog && !catalog.byId.has(kinds.rule)) throw new CatalogError(kinds.file, 'rule', `names unknown rule '${kinds.rule}'`);
   if (catalog && kinds.moduleLoading && !catalog.byId.has(kinds.moduleLoading.rule)) {
@@ -364,8 +369,26 @@ export function loadCacheKinds(dir: string, catalog?: Catalog): CacheKinds {
   return kinds;
 }
 
-function compileCacheKinds(file: string): CacheKinds {
-  const data = readYaml(file);
+/** What `dir`'s cache-kinds.yml held when this thread loaded it (undefined if it has not): plain, cloneable data. */
+export function cacheKindsData(dir: string): unknown {
+  return kindsData.get(dir);
+}
+
+/**
+ * Compiles the cache kinds of `dir` from `data` that another thread read and validated (`cacheKindsData`), so
+ * that a worker need not read and parse the YAML again. A failure is left for the analysis that needs them.
+ */
+export function primeCacheKinds(dir: string, data: unknown): void {
+  if (kindsCache.has(dir)) return;
+  try {
+    kindsCache.set(dir, compileCacheKinds(path.join(dir, CACHE_KINDS_FILE), data));
+    kindsData.set(dir, data);
+  } catch {
+    // loadCacheKinds reads the file again and reports the problem to the analysis that needs it
+  }
+}
+
+function compileCacheKinds(file: string, data: unknown): CacheKinds {
   const validate = CHECKS_SHIPPED_SCHEMAS ? compileSchema(CACHE_KINDS_SCHEMA, 'first-error') : undefined;
   if (validate && !validate(data)) {
     const first = describeAjvError(validate.errors![0], 'is not a `module.name` pattern (letters, digits, `_`, dots and `*`)');

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { cacheKindsData } from './cacheTrees';
 import type { Finding, LanguageId, ScanWarning } from './finding';
 import type { Catalog } from './rules/catalog';
 
@@ -16,7 +17,8 @@ export type CatalogData = Catalog;
 
 export type ToWorker =
   | { type: 'preload'; languages: LanguageId[] }
-  | { type: 'catalog'; key: string; data: CatalogData }
+  /** `cacheKinds`: the catalog folder's cache-kinds.yml as the main thread read and validated it, if it has. */
+  | { type: 'catalog'; key: string; data: CatalogData; cacheKinds?: unknown }
   | { type: 'analyze'; id: number; catalogKey: string; enabled: string[]; lang: LanguageId; text: string; path: string };
 
 export type FromWorker =
@@ -193,7 +195,7 @@ export class AnalysisPool {
 
   private sendCatalog(slot: Slot, catalog: Catalog, key: string): void {
     if (slot.catalogs.has(key)) return;
-    slot.worker.postMessage({ type: 'catalog', key, data: catalogData(catalog) } satisfies ToWorker);
+    slot.worker.postMessage({ type: 'catalog', key, data: catalogData(catalog), cacheKinds: cacheKindsData(catalog.dir) } satisfies ToWorker);
     slot.catalogs.add(key);
   }
 

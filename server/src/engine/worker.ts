@@ -1,7 +1,7 @@
 // Entry of an analysis worker (dist/worker.js): keeps each catalog it is sent (plain records), then
 // analyses the texts it receives with the same analyzeDocument as the main thread and posts the results back.
 import { parentPort } from 'node:worker_threads';
-import { loadCacheKinds } from './cacheTrees';
+import { loadCacheKinds, primeCacheKinds } from './cacheTrees';
 import type { LanguageId } from './finding';
 import { crashFrom, hasGrammar, parserCrash, parserFor } from './parser';
 import type { CatalogData, FromWorker, ToWorker } from './pool';
@@ -40,7 +40,9 @@ parentPort?.on('message', (msg: ToWorker) => {
   if (msg.type === 'catalog') {
     const catalog = rebuild(msg.data);
     catalogs.set(msg.key, catalog);
-    preloadCacheKinds(catalog);
+    // The main thread's copy of cache-kinds.yml spares this worker reading and parsing the YAML again.
+    if (msg.cacheKinds !== undefined) primeCacheKinds(catalog.dir, msg.cacheKinds);
+    else preloadCacheKinds(catalog);
     return;
   }
   const reply = (m: FromWorker): void => parentPort!.postMessage(m);
