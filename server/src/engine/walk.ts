@@ -256,7 +256,9 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
     }
     let realRoot: string;
     try {
-      realRoot = fs.realpathSync(abs);
+      // The C library's realpath: one call, where Node's own lstat()s every component of the path (a scan given
+      // thousands of files by name spent ~25 µs per file there).
+      realRoot = fs.realpathSync.native(abs);
     } catch (err) {
       warnings.push({ code: 'unreadable', path: display(abs), message: describeErrno(err) });
       continue;
@@ -324,7 +326,7 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
         let size = -1;
         if (entry.isSymbolicLink()) {
           try {
-            childReal = fs.realpathSync(child);
+            childReal = fs.realpathSync.native(child);
           } catch (err) {
             warnings.push({ code: 'symlink-loop', path: display(child), message: `symlink cannot be resolved: ${describeErrno(err)}` });
             continue;
