@@ -274,6 +274,7 @@ describe('CLI reporters', () => {
           'Also tickets: 1 MEDIUM finding to ticket',
           'Findings: 2 HIGH, 1 MEDIUM; 2 suppressed',
           'Files scanned: 7',
+          'Files not fully scanned: 1 (1 not-utf8)',
           `Retest: ${RETEST}`,
         ].join('\n'),
       );

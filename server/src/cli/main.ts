@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { applyBaseline, BaselineError, loadBaselineFile, regate } from '../engine/baseline';
+import { applyBaseline, BaselineError, findingsOfReportText, regate } from '../engine/baseline';
 import { kindOf, OPEN_NONBLOCK, readAtMost } from '../engine/boundedRead';
 import { type ChangeSet, type Finding, type ScanReport, type ScanWarning, type Severity, SEVERITIES, type WarningCode } from '../engine/finding';
 import { changedFiles, comparisonCommit, copyTreeAt, GitError, repositoryRoot, resolveCommit } from '../engine/git';
@@ -14,6 +14,7 @@ import { defaultPolicy, POLICY_FILE_NAMES, PolicyError } from '../engine/policy'
 import { type Catalog, CatalogError, loadCatalog } from '../engine/rules/catalog';
 import { defaultCacheDir, openResultCache, type ResultCache } from '../engine/resultCache';
 import { DEFAULT_MAX_FILE_BYTES, defaultBaseDir, ENGINE_VERSION, engineIdentity, parseShard, scanPaths, UsageError, warmPoolFor } from '../engine/scanner';
+import { parseCommandArgs } from './args';
 import { runMerge } from './merge';
 import { SKIPPED_DIRS } from '../engine/walk';
 import { toCodeQualityString } from './reporters/codequality';
@@ -30,7 +31,7 @@ export const EXIT_BLOCKED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_FAILED = 3;
 
-/** Saved reports (to merge, or a --baseline) above this size are refused; the baseline loader has the same cap. */
+/** Saved reports (to merge, or a --baseline) above this size are refused: not a report anyone saved on purpose. */
 export const MAX_REPORT_BYTES = 256 * 1024 * 1024;
 
 export const HELP = `Sentinel ${ENGINE_VERSION}: guards AI workloads against dynamic-code execution.
@@ -381,43 +382,24 @@ function openCache(dir: string | undefined, io: CliIo): { cache?: ResultCache; r
 }
 
 async function runSast(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        rule: { type: 'string', short: 'r', multiple: true },
-        format: { type: 'string', short: 'f', default: 'text' },
-        output: { type: 'string', short: 'o' },
-        report: { type: 'string', multiple: true },
-        policy: { type: 'string', short: 'p' },
-        baseline: { type: 'string' },
-        'baseline-ref': { type: 'string' },
-        'changed-since': { type: 'string' },
-        'fail-on': { type: 'string' },
-        'sarif-omit-absent': { type: 'boolean' },
-        'max-file-size': { type: 'string' },
-        jobs: { type: 'string', short: 'j' },
-        'no-cache': { type: 'boolean' },
-        'cache-dir': { type: 'string' },
-        shard: { type: 'string' },
-        color: { type: 'boolean' },
-        'no-color': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    return usage(io, (err as Error).message);
-  }
-  const { values } = parsed;
-  if (values.help) {
-    io.stdout(HELP);
-    return EXIT_CLEAN;
-  }
-  const outputs = parseOutputs(values.format, values.report);
-  if (typeof outputs === 'string') return usage(io, outputs);
-  const { format, extra } = outputs;
+  const parsed = parseCommandArgs(
+    args,
+    {
+      rule: { type: 'string', short: 'r', multiple: true },
+      baseline: { type: 'string' },
+      'baseline-ref': { type: 'string' },
+      'changed-since': { type: 'string' },
+      'sarif-omit-absent': { type: 'boolean' },
+      'max-file-size': { type: 'string' },
+      jobs: { type: 'string', short: 'j' },
+      'no-cache': { type: 'boolean' },
+      'cache-dir': { type: 'string' },
+      shard: { type: 'string' },
+    },
+    io,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values, format, extra } = parsed;
   const changedSince = values['changed-since'];
   const baselineRef = values['baseline-ref'];
   const positionals = parsed.positionals.length === 0 && changedSince !== undefined ? ['.'] : parsed.positionals;
@@ -451,8 +433,8 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);
   if (values.baseline !== undefined && baselineRef !== undefined) return usage(io, '--baseline and --baseline-ref are two baselines; give one');
   if (values.baseline !== undefined && !fs.existsSync(values.baseline)) return usage(io, `baseline file '${values.baseline}' does not exist`);
-  // The baseline loader reads by name; a FIFO or a /proc file given here is refused first, without blocking.
-  if (values.baseline !== undefined) readInputFile(values.baseline, 'baseline file', MAX_REPORT_BYTES);
+  // Read once, as a regular file, capped and without blocking (a FIFO or a /proc file is refused); parsed below.
+  const baselineBytes = values.baseline !== undefined ? readInputFile(values.baseline, 'baseline file', MAX_REPORT_BYTES) : undefined;
   const failOn = parseFailOn(values['fail-on']);
   if (failOn instanceof Error) return usage(io, failOn.message);
   // An uncached scan analyses every file: its workers may start before the rule data is even loaded.
@@ -506,7 +488,7 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   let source: { kind: 'file' | 'git'; source: string; commit?: string } | undefined;
   try {
     if (values.baseline !== undefined) {
-      baselineFindings = loadBaselineFile(values.baseline, catalog);
+      baselineFindings = findingsOfReportText(values.baseline, baselineBytes!.toString('utf8'), catalog);
       source = { kind: 'file', source: values.baseline };
     } else if (baselineRef !== undefined && scope) {
       const fromRef = await baselineFromRef(scope, baselineRef, changed, { catalog, rules, policyPath: values.policy, maxFileBytes, jobs, cache });

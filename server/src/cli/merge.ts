@@ -3,12 +3,12 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { BaselineError, loadBaselineFile, regate } from '../engine/baseline';
+import { BaselineError, findingsOfReport, regate } from '../engine/baseline';
 import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type WarningCode } from '../engine/finding';
 import { type Catalog, loadCatalog, ruleSummary } from '../engine/rules/catalog';
 import { ENGINE_VERSION, gateFindings } from '../engine/scanner';
-import { applyFailOn, type CliIo, deliverReport, EXIT_CLEAN, HELP, MAX_REPORT_BYTES, parseFailOn, parseOutputs, readInputFile, usage } from './main';
+import { parseCommandArgs } from './args';
+import { applyFailOn, type CliIo, deliverReport, MAX_REPORT_BYTES, parseFailOn, readInputFile, usage } from './main';
 
 /** What a report adds besides its findings (read from the JSON report itself, or from a SARIF run's properties). */
 interface ReportExtras {
@@ -61,6 +61,11 @@ function byPlace(a: Finding, b: Finding): number {
   return 0;
 }
 
+/** A report to merge: a regular file of at most MAX_REPORT_BYTES, read once, without blocking. */
+export function readReportFile(file: string): Buffer {
+  return readInputFile(file, 'report', MAX_REPORT_BYTES);
+}
+
 /**
  * A report given twice. `same: 'file'`: `file` is the file `sameAs` names (the same path, a link to it), so it
  * was left out. `same: 'bytes'`: another file with the same bytes, kept: shards with no findings and equal file
@@ -76,8 +81,13 @@ export interface DuplicateReport {
  * Joins the reports' findings (one copy of a finding two reports share) and warnings, in a stable order. Each
  * report is read as a regular file of at most MAX_REPORT_BYTES (else a UsageError naming it); the same file
  * given again is left out, so filesScanned does not double, and listed in `duplicates` with byte-identical copies.
+ * `readReport` is how a report's bytes are read (tests wrap it to see each read).
  */
-export function mergeReports(files: string[], catalog: Catalog): { findings: Finding[]; extras: ReportExtras; duplicates: DuplicateReport[] } {
+export function mergeReports(
+  files: string[],
+  catalog: Catalog,
+  readReport: (file: string) => Buffer = readReportFile,
+): { findings: Finding[]; extras: ReportExtras; duplicates: DuplicateReport[] } {
   const seen = new Set<string>();
   const findings: Finding[] = [];
   const extras: ReportExtras = { roots: [], rulesRun: [], warnings: [], filesScanned: 0, cacheTrees: [] };
@@ -86,7 +96,7 @@ export function mergeReports(files: string[], catalog: Catalog): { findings: Fin
   const byDigest = new Map<string, string>();
   const duplicates: DuplicateReport[] = [];
   for (const file of files) {
-    const bytes = readInputFile(file, 'report', MAX_REPORT_BYTES);
+    const bytes = readReport(file);
     const st = fs.statSync(file);
     const identity = `${st.dev}:${st.ino}`;
     const sameFile = byIdentity.get(identity);
@@ -105,8 +115,7 @@ export function mergeReports(files: string[], catalog: Catalog): { findings: Fin
     } catch (err) {
       throw new BaselineError(file, `is not JSON (${(err as Error).message.replace(/\s+/g, ' ')}); give a report written by --format json or --format sarif`);
     }
-    // loadBaselineFile reads the file again by name; the check above already refused FIFOs and oversized files.
-    for (const f of loadBaselineFile(file, catalog)) {
+    for (const f of findingsOfReport(file, data, catalog)) {
       const key = `${f.evidence.path}\0${f.ruleId}\0${f.fingerprint}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -139,33 +148,9 @@ export function mergeReports(files: string[], catalog: Catalog): { findings: Fin
 }
 
 export async function runMerge(args: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        format: { type: 'string', short: 'f', default: 'text' },
-        output: { type: 'string', short: 'o' },
-        report: { type: 'string', multiple: true },
-        policy: { type: 'string', short: 'p' },
-        'fail-on': { type: 'string' },
-        color: { type: 'boolean' },
-        'no-color': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    return usage(io, (err as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout(HELP);
-    return EXIT_CLEAN;
-  }
-  const outputs = parseOutputs(values.format, values.report);
-  if (typeof outputs === 'string') return usage(io, outputs);
-  const { format, extra } = outputs;
+  const parsed = parseCommandArgs(args, {}, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals, format, extra } = parsed;
   if (positionals.length === 0) return usage(io, 'merge needs at least one report (--format json or sarif) to join');
   for (const p of positionals) if (!fs.existsSync(p)) return usage(io, `report '${p}' does not exist`);
   if (values.policy !== undefined && !fs.existsSync(values.policy)) return usage(io, `policy file '${values.policy}' does not exist`);

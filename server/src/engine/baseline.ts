@@ -1,7 +1,6 @@
 // New-findings-only gating: loads a baseline (a saved JSON or SARIF report), matches this scan's findings to
 // it by fingerprint (with fallbacks for moved code), classifies each as new/unchanged/updated/absent, and
 // recomputes the release gate so that only new findings decide it.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BaselineState, Finding, ReportSummary, ScanReport, Severity } from './finding';
@@ -20,8 +19,6 @@ export class BaselineError extends Error {
   }
 }
 
-/** Reports above this size are not a baseline anyone saved on purpose. */
-const MAX_BASELINE_BYTES = 256 * 1024 * 1024;
 /** SARIF's partial fingerprint name Sentinel writes (reporters/sarif.ts FINGERPRINT_KEY; engine cannot import the face). */
 const SARIF_FINGERPRINT_KEY = 'sentinel/v1';
 
@@ -40,23 +37,19 @@ function int(value: unknown, fallback: number): number {
 // ---------------------------------------------------------------------------------------------------
 // Loading
 
-/** Reads the findings of a saved Sentinel report: `--format json` or `--format sarif` output. */
-export function loadBaselineFile(file: string, catalog: Catalog): Finding[] {
-  let text: string;
-  try {
-    const size = fs.statSync(file).size;
-    if (size > MAX_BASELINE_BYTES) throw new BaselineError(file, `is ${size} bytes; a report over ${MAX_BASELINE_BYTES} bytes is refused`);
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (err instanceof BaselineError) throw err;
-    throw new BaselineError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
+/** The findings of a report's text, already read (`file` only names it in errors): the CLI reads a baseline once. */
+export function findingsOfReportText(file: string, text: string, catalog: Catalog): Finding[] {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
     throw new BaselineError(file, `is not JSON (${(err as Error).message}); give a report written by --format json or --format sarif`);
   }
+  return findingsOfReport(file, data, catalog);
+}
+
+/** The findings of a report already read and parsed (`file` only names it in errors), so `sentinel merge` reads each once. */
+export function findingsOfReport(file: string, data: unknown, catalog: Catalog): Finding[] {
   if (isRecord(data) && typeof data.format === 'string' && data.format.startsWith('sentinel-report/')) return findingsOfJsonReport(file, data);
   if (isRecord(data) && data.version === '2.1.0' && Array.isArray(data.runs)) return findingsOfSarif(file, data, catalog);
   throw new BaselineError(file, 'is neither a Sentinel JSON report (format "sentinel-report/1") nor a SARIF 2.1.0 log');

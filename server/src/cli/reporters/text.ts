@@ -1,7 +1,7 @@
 // Human-readable CLI output: each finding as the spec's three-line header (rule + severity, title, fix
 // hint) with its evidence indented below, then input warnings and the release-gate summary.
 import { describeBaseline, gates } from '../../engine/baseline';
-import type { BaselineState, CacheEvidence, Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep } from '../../engine/finding';
+import type { BaselineState, CacheEvidence, Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep, WarningCode } from '../../engine/finding';
 import { SEVERITIES } from '../../engine/finding';
 
 export interface TextOptions {
@@ -193,6 +193,46 @@ function plural(n: number, noun: string): string {
   return `${n} ${n === 1 ? noun : `${noun}s`}`;
 }
 
+/**
+ * Whether a warning means its file was skipped or only partly checked. The others leave every file fully
+ * checked: an expired allowlist entry (its path is the policy), an allow comment that does not count (the
+ * finding is still reported) and a refused result cache (its path is the cache folder; the scan ran uncached).
+ * A Record, so that a new warning code cannot be added without deciding which it is.
+ */
+const LEAVES_FILE_UNCHECKED: Record<WarningCode, boolean> = {
+  unreadable: true,
+  binary: true,
+  'too-large': true,
+  'not-utf8': true,
+  'parse-error': true,
+  'symlink-outside-root': true,
+  'symlink-loop': true,
+  'not-regular-file': true,
+  'bad-notebook': true,
+  'internal-error': true,
+  'policy-expired-allowlist': false,
+  'incomplete-allow-comment': false,
+  'cache-refused': false,
+};
+
+/**
+ * "Files not fully scanned: 3 (1 binary, 2 internal-error)": the files that warnings above say were skipped or
+ * partly checked, counted once each, and how many per warning code, so the summary alone shows the gap.
+ */
+function uncheckedFiles(warnings: ScanWarning[]): string | undefined {
+  const byCode = new Map<WarningCode, Set<string>>();
+  for (const w of warnings) {
+    if (!LEAVES_FILE_UNCHECKED[w.code]) continue;
+    const paths = byCode.get(w.code) ?? new Set<string>();
+    paths.add(w.path);
+    byCode.set(w.code, paths);
+  }
+  if (byCode.size === 0) return undefined;
+  const files = new Set([...byCode.values()].flatMap((paths) => [...paths]));
+  const codes = [...byCode.keys()].sort().map((code) => `${byCode.get(code)!.size} ${code}`);
+  return `Files not fully scanned: ${files.size} (${codes.join(', ')})`;
+}
+
 function renderSummary(report: ScanReport, paint: ReturnType<typeof painter>): string[] {
   // With a baseline only new findings gate; the breakdown in words must say the same as the verdict.
   const blocking = report.findings.filter((f) => f.decision === 'block' && gates(f));
@@ -234,6 +274,8 @@ function renderSummary(report: ScanReport, paint: ReturnType<typeof painter>): s
     );
   }
   lines.push(`Files scanned: ${report.filesScanned}`);
+  const unchecked = uncheckedFiles(report.warnings);
+  if (unchecked) lines.push(paint(['yellow'], unchecked));
   if (report.cacheTrees?.length) {
     lines.push(`Caches scanned: ${report.cacheTrees.map((t) => `${oneLine(t.path)} (${t.kind}, ${t.entries} ${t.entries === 1 ? 'entry' : 'entries'})`).join(', ')}`);
   }
