@@ -4,6 +4,7 @@
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
@@ -60,21 +61,25 @@ const moduleUrl = {
  * memory and run here, writes the module that becomes dist/validators.js.
  */
 async function precompiledValidators() {
-  const built = await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: ['server/src/engine/schemaCode.ts'],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    write: false,
-    logLevel: 'warning',
-    ...moduleUrl,
-  });
-  const mod = { exports: {} };
-  const filename = path.join(root, 'server', 'src', 'engine', 'schemaCode.js');
-  new Function('module', 'exports', 'require', '__filename', '__dirname', built.outputFiles[0].text)(mod, mod.exports, createRequire(filename), filename, path.dirname(filename));
-  return mod.exports.precompiledValidatorsModule(path.join(root, 'rules'));
+  // Bundled to a file of its own in a fresh temporary folder and loaded from there: our own code, built a moment ago.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-build-'));
+  try {
+    const outfile = path.join(tmp, 'schemaCode.cjs');
+    await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: ['server/src/engine/schemaCode.ts'],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      logLevel: 'warning',
+      ...moduleUrl,
+    });
+    return createRequire(outfile)(outfile).precompiledValidatorsModule(path.join(root, 'rules'));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** dist/validators.js: the generated validators with the Ajv runtime helpers they require. */
