@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import Ajv, { type Options, type ValidateFunction } from 'ajv';
+import type { default as Ajv, Options, ValidateFunction } from 'ajv';
 
 /** The file of precompiled validators, beside the running bundle. */
 export const PRECOMPILED_FILE = 'validators.js';
@@ -31,6 +31,9 @@ export type SchemaUse = 'all-errors' | 'first-error' | 'policy';
 
 /** An Ajv instance set up for `use` (`extra`: the build's `code.source`). */
 export function ajvFor(use: SchemaUse, extra: Options = {}): Ajv {
+  // Ajv itself is loaded on first use: the CLI with the build's validators, and every worker, never need it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Ajv = (require('ajv') as typeof import('ajv')).default;
   // `validateSchema: false`: the shipped schemas are checked against the meta-schema by a test (catalog.test.ts),
   // not at every start, where compiling the meta-schema per Ajv instance cost ~180 ms.
   if (use !== 'policy') return new Ajv({ allErrors: use === 'all-errors', strict: false, validateSchema: false, ...extra });
