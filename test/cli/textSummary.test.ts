@@ -2,7 +2,7 @@
 // reader of the text report alone (not stderr, not the warnings list) sees the gap in the scan. Run through the
 // built CLI, as CI runs it, and through toText for codes a workspace cannot produce on demand.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { toText } from '../../server/src/cli/reporters/text';
@@ -37,8 +37,9 @@ describe('text report: files not fully scanned', function () {
       'app/model.js': Buffer.from([0x00, 0x01, 0x02]),
       'app/latin.py': Buffer.from('name = "caf\xe9"\n', 'latin1'),
     });
-    // A name that is not UTF-8 cannot be shown or reported faithfully, so the walk does not read the file.
+    // A name that is not UTF-8 is read by its bytes and shown escaped; a FIFO is never opened.
     fs.writeFileSync(Buffer.from(path.join(ws, 'app', 'bad\xffname.py'), 'latin1'), EVAL_PY);
+    execFileSync('mkfifo', [path.join(ws, 'app', 'pipe.py')]);
   });
   afterEach(() => removeWorkspace(ws));
 
@@ -47,16 +48,17 @@ describe('text report: files not fully scanned', function () {
     assert.equal(r.code, 1, r.stderr);
     const [summary, warnings] = lastBlocks(r.stdout);
     assert.deepEqual(warnings, [
-      'warning: app/bad\\xffname.py: its name is not valid UTF-8; not scanned [unreadable]',
       'warning: app/blob.py: holds NUL bytes (a binary file with a source extension); not scanned [binary]',
       'warning: app/latin.py: is not valid UTF-8; scanned with invalid bytes replaced, so columns on affected lines may be off [not-utf8]',
       'warning: app/model.js: holds NUL bytes (a binary file with a source extension); not scanned [binary]',
+      'warning: app/pipe.py: is a FIFO, socket or device; not opened [not-regular-file]',
     ]);
+    assert.match(r.stdout, /^ {2}location: +app\/bad\\xffname\.py:2:12$/m);
     assert.deepEqual(summary, [
-      'Release gate: BLOCKED — 1 HIGH finding at fail_on severities',
-      'Findings: 1 HIGH; 0 suppressed',
-      'Files scanned: 2',
-      'Files not fully scanned: 4 (2 binary, 1 not-utf8, 1 unreadable)',
+      'Release gate: BLOCKED — 2 HIGH findings at fail_on severities',
+      'Findings: 2 HIGH; 0 suppressed',
+      'Files scanned: 3',
+      'Files not fully scanned: 4 (2 binary, 1 not-regular-file, 1 not-utf8)',
       'Retest: sentinel sast ./src/ --rule JIT',
     ]);
   });
@@ -71,7 +73,7 @@ describe('text report: files not fully scanned', function () {
     const r = sentinel(['merge', shard(1), shard(2)], ws);
     assert.equal(r.code, 1, r.stderr);
     const [summary] = lastBlocks(r.stdout);
-    assert.deepEqual(summary!.slice(2, 4), ['Files scanned: 2', 'Files not fully scanned: 4 (2 binary, 1 not-utf8, 1 unreadable)']);
+    assert.deepEqual(summary!.slice(2, 4), ['Files scanned: 3', 'Files not fully scanned: 4 (2 binary, 1 not-regular-file, 1 not-utf8)']);
   });
 
   it('a clean workspace has no such line', () => {

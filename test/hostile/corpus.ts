@@ -182,7 +182,7 @@ export function buildSourceCorpus(root: string, options: { huge?: boolean } = {}
   fs.symlinkSync('/dev/zero', path.join(root, 'gitignore', 'devzero', '.gitignore'));
   fs.symlinkSync('.gitignore', path.join(root, 'gitignore', 'loop', '.gitignore'));
   write(root, 'gitignore/huge/.gitignore', `*\n${'#'.repeat(MAX_GITIGNORE_BYTES)}\n`);
-  // A file name that is not valid UTF-8 (0xFF): named in a warning with the byte escaped.
+  // A file name that is not valid UTF-8 (0xFF): read by its bytes, reported with the byte escaped.
   fs.writeFileSync(Buffer.concat([Buffer.from(path.join(root, 'names', 'bad')), Buffer.from([0xff]), Buffer.from('name.py')]), GOOD_SOURCE, { flag: 'w' });
   const special: SpecialFiles = { device: false };
   fs.mkdirSync(path.join(root, 'special'), { recursive: true });

@@ -176,16 +176,28 @@ describe('walk: hostile .gitignore files and names', () => {
   });
 
   describe('names that are not valid UTF-8', () => {
-    it('warns with the bad bytes escaped, instead of a false "no such file" (ENOENT)', () => {
+    it('walks and reads them by their bytes, shown with the bad bytes escaped; .gitignore does not hide them', () => {
       write(tmp, 'ok.py');
-      fs.writeFileSync(Buffer.concat([Buffer.from(`${tmp}/bad`), Buffer.from([0xff]), Buffer.from('name.py')]), GOOD_SOURCE);
-      fs.mkdirSync(Buffer.concat([Buffer.from(`${tmp}/dir`), Buffer.from([0xc3, 0x28])]));
+      const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+      fs.writeFileSync(bytes(`${tmp}/bad`, [0xff], 'name.py'), GOOD_SOURCE);
+      fs.mkdirSync(bytes(`${tmp}/dir`, [0xc3, 0x28]));
+      fs.writeFileSync(bytes(`${tmp}/dir`, [0xc3, 0x28], '/inner.py'), GOOD_SOURCE);
+      fs.mkdirSync(bytes(`${tmp}/dir`, [0xc3, 0x28], '/node_modules'));
+      fs.writeFileSync(bytes(`${tmp}/dir`, [0xc3, 0x28], '/node_modules/dep.py'), GOOD_SOURCE);
+      fs.symlinkSync('ok.py', bytes(`${tmp}/link`, [0xfe], '.py'));
+      // A pattern that would match the escaped name: such names are never hidden (the scan errs towards reading).
+      write(tmp, '.gitignore', 'bad*\n');
       const r = walk(tmp);
-      assert.deepEqual(walkedOf(r).map((p) => path.basename(p)), ['ok.py']);
-      assert.deepEqual(warningsOf(r), [
-        'unreadable bad\\xffname.py: its name is not valid UTF-8; not scanned',
-        'unreadable dir\\xc3(: folder name is not valid UTF-8; not walked',
-      ]);
+      assert.deepEqual(
+        r.files.map((f) => path.relative(tmp, f.path)),
+        ['bad\\xffname.py', 'ok.py', 'dir\\xc3(/inner.py'],
+      );
+      const bad = r.files[0]!;
+      assert.deepEqual(bad.rawPath, bytes(fs.realpathSync(tmp), '/bad', [0xff], 'name.py'));
+      assert.equal(fs.readFileSync(bad.rawPath!, 'utf8'), GOOD_SOURCE);
+      assert.equal(r.files[1]!.rawPath, undefined, 'a UTF-8 path is read as text');
+      assert.deepEqual(r.files[2]!.rawPath, bytes(fs.realpathSync(tmp), '/dir', [0xc3, 0x28], '/inner.py'));
+      assert.deepEqual(warningsOf(r), ['unreadable link\\xfe.py: is a symlink whose path is not valid UTF-8; not followed']);
     });
 
     it('escapes only the bytes that are not UTF-8', () => {

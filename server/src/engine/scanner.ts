@@ -336,7 +336,7 @@ function utf16Encoding(buf: Buffer): 'utf-16le' | 'utf-16be' | undefined {
  * Reads one file's bytes for analysis, or explains in a warning why it cannot be analysed. Each file is read
  * once. A binary file's bytes come back in `head` only, for telling its language.
  */
-function readBytes(realPath: string, display: string, maxBytes: number): { bytes?: Buffer; head?: Buffer; warnings: ScanWarning[] } {
+function readBytes(realPath: string | Buffer, display: string, maxBytes: number): { bytes?: Buffer; head?: Buffer; warnings: ScanWarning[] } {
   let buf: Buffer;
   let fd: number | undefined;
   try {
@@ -810,7 +810,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     let read: ReturnType<typeof readBytes> | undefined;
     if (!lang && needsContentSniff(file.path)) {
       if (file.size > maxBytes) continue;
-      read = readBytes(file.realPath, shown, maxBytes);
+      read = readBytes(file.rawPath ?? file.realPath, shown, maxBytes);
       if (!read.head) {
         // Unreadable or not a regular file: whether it was a script cannot be told, so say why it was not read.
         slot.warnings.push(...read.warnings);
@@ -822,7 +822,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
       if (file.explicit && !mayBeCacheArtifact(file.path)) slot.warnings.push({ code: 'unreadable', path: shown, message: 'is not in a language Sentinel reads; skipped' });
       continue;
     }
-    read ??= readBytes(file.realPath, shown, maxBytes);
+    read ??= readBytes(file.rawPath ?? file.realPath, shown, maxBytes);
     slot.warnings.push(...read.warnings);
     if (read.bytes) await processFile(slot, file.path, shown, read.bytes, lang);
     await giveWorkersATurn();

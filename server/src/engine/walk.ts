@@ -22,6 +22,11 @@ export interface WalkedFile {
   path: string;
   /** The real path on disk (symlinks resolved), used for reading. */
   realPath: string;
+  /**
+   * The real path's bytes, when a name on it is not valid UTF-8: `path` and `realPath` then show those bytes
+   * escaped (`\xff`, escapeName), and only these bytes open the file.
+   */
+  rawPath?: Buffer;
   size: number;
   /** True when the user named this file directly: ignore rules do not apply to it. */
   explicit: boolean;
@@ -231,6 +236,8 @@ function rootIgnores(abs: string, realRoot: string, display: (p: string) => stri
 interface PendingDir {
   dir: string;
   real: string;
+  /** The real path's bytes, when a name on it is not valid UTF-8 (`dir` and `real` show it escaped). */
+  raw?: Buffer;
   layers: IgnoreLayer[];
   /** Inside a tracked submodule: no .gitignore of the outer repository applies. */
   exempt: boolean;
@@ -288,18 +295,19 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
     const visitedDirs = new Set<string>();
     const stack: PendingDir[] = [{ dir: abs, real: realRoot, layers: ignores.layers, exempt: false }];
     while (stack.length > 0) {
-      const { dir, real, layers: parentLayers, exempt } = stack.pop()!;
+      const { dir, real, raw: rawDir, layers: parentLayers, exempt } = stack.pop()!;
       if (visitedDirs.has(real)) {
         warnings.push({ code: 'symlink-loop', path: display(dir), message: `is a symlink to ${display(real)}, which this scan already walks (a loop or an alias); not walked again` });
         continue;
       }
       visitedDirs.add(real);
-      const own = exempt || !ignores.apply ? undefined : loadGitignore(real, display(path.join(dir, '.gitignore')), warnings);
+      // Under a name that is not UTF-8 no .gitignore applies: its patterns are text, and this scan errs towards reading.
+      const own = exempt || !ignores.apply || rawDir ? undefined : loadGitignore(real, display(path.join(dir, '.gitignore')), warnings);
       const dirLayers = own ? [...parentLayers, { above: '', within: toPosix(path.relative(abs, dir)), rules: own }] : parentLayers;
       let entries: fs.Dirent<Buffer>[];
       try {
         // Names as bytes: a name that is not valid UTF-8 would come back with U+FFFD in it, naming no file.
-        entries = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+        entries = fs.readdirSync(rawDir ?? dir, { withFileTypes: true, encoding: 'buffer' });
       } catch (err) {
         warnings.push({ code: 'unreadable', path: display(dir), message: `folder ${describeErrno(err)}` });
         continue;
@@ -309,14 +317,36 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
       const subdirs: PendingDir[] = [];
       for (const { entry, name, raw } of named) {
         if (name === '.gitignore') continue; // read above, as a regular file only, with its own warnings
-        if (!isUtf8(raw)) {
-          // Node's fs takes paths as text; such a name cannot be opened through it, so it is named, not read.
-          const shown = path.join(dir, escapeName(raw));
-          if (entry.isDirectory()) {
-            if (!SKIPPED_DIRS.has(name)) warnings.push({ code: 'unreadable', path: display(shown), message: 'folder name is not valid UTF-8; not walked' });
-          } else if (accept(shown)) {
-            warnings.push({ code: 'unreadable', path: display(shown), message: 'its name is not valid UTF-8; not scanned' });
+        if (rawDir || !isUtf8(raw)) {
+          // A name that is not valid UTF-8 (or a file under one) cannot be opened through a text path: it is reached
+          // by its bytes, and shown with those bytes escaped. No .gitignore hides it (see above).
+          const shownName = escapeName(raw);
+          const child = path.join(dir, shownName);
+          const childReal = path.join(real, shownName);
+          const childRaw = Buffer.concat([rawDir ?? Buffer.from(real), Buffer.from(path.sep), raw]);
+          if (entry.isSymbolicLink()) {
+            warnings.push({ code: 'unreadable', path: display(child), message: 'is a symlink whose path is not valid UTF-8; not followed' });
+            continue;
           }
+          if (entry.isDirectory()) {
+            if (!SKIPPED_DIRS.has(shownName)) subdirs.push({ dir: child, real: childReal, raw: childRaw, layers: dirLayers, exempt });
+            continue;
+          }
+          if (!accept(child)) continue;
+          if (!entry.isFile()) {
+            warnings.push({ code: 'not-regular-file', path: display(child), message: 'is a FIFO, socket or device; not opened' });
+            continue;
+          }
+          let size: number;
+          try {
+            size = fs.statSync(childRaw).size;
+          } catch (err) {
+            warnings.push({ code: 'unreadable', path: display(child), message: describeErrno(err) });
+            continue;
+          }
+          if (seenFiles.has(childReal)) continue;
+          seenFiles.add(childReal);
+          files.push({ path: child, realPath: childReal, rawPath: childRaw, size, explicit: false });
           continue;
         }
         const child = path.join(dir, name);
