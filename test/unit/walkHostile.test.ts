@@ -1,6 +1,6 @@
 // The file walk against hostile .gitignore files and names: a .gitignore never hides a file git tracks (git
 // ships it), .gitignore files are read only as small regular files and only from the scan root's own work
-// tree, and a name that is not valid UTF-8 is named in a warning with its bad bytes escaped.
+// tree, and a name that is not valid UTF-8 is read by its bytes and shown with them escaped.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -198,6 +198,23 @@ describe('walk: hostile .gitignore files and names', () => {
       assert.equal(r.files[1]!.rawPath, undefined, 'a UTF-8 path is read as text');
       assert.deepEqual(r.files[2]!.rawPath, bytes(fs.realpathSync(tmp), '/dir', [0xc3, 0x28], '/inner.py'));
       assert.deepEqual(warningsOf(r), ['unreadable link\\xfe.py: is a symlink whose path is not valid UTF-8; not followed']);
+    });
+
+    it('scans such a file and says which folders the cache search could not enter, by their escaped names', async () => {
+      const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+      fs.mkdirSync(bytes(`${tmp}/d`, [0xfe], 'x'));
+      fs.writeFileSync(bytes(`${tmp}/d`, [0xfe], 'x/m.py'), GOOD_SOURCE);
+      fs.writeFileSync(bytes(`${tmp}/weights`, [0xfc], '.pkl'), 'not a pickle');
+      fs.writeFileSync(bytes(`${tmp}/notes`, [0xfc], '.txt'), 'not a source either');
+      const report = await scanPaths([tmp], { baseDir: tmp, jobs: 1 });
+      assert.deepEqual(
+        report.findings.map((f) => `${f.ruleId} ${f.evidence.path}`),
+        ['JIT-EVAL-COMPILE d\\xfex/m.py'],
+      );
+      assert.deepEqual(report.warnings.map((w) => `${w.code} ${w.path}: ${w.message}`).sort(), [
+        'unreadable d\\xfex: folder name is not valid UTF-8; not searched for caches',
+        'unreadable weights\\xfc.pkl: its name is not valid UTF-8; not checked as a cache artifact',
+      ]);
     });
 
     it('escapes only the bytes that are not UTF-8', () => {

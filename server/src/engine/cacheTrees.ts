@@ -1,6 +1,7 @@
 // Compiled JIT caches as input: recognises TorchInductor, Triton, Numba, torch_extensions and CuPy caches by
 // their layout, .pt/.pth archives and mega-cache files by their content, and reports poisoned entries
 // (pickle imports, generated code the compiler never writes, who can write each entry) as finished findings.
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,11 +9,13 @@ import picomatch from 'picomatch';
 import { OPEN_NOFOLLOW_NONBLOCK } from './boundedRead';
 import { PythonFile } from './checks/python';
 import type { Confidence, Evidence, Finding, ScanWarning, Span } from './finding';
+import { mayBeCacheArtifact } from './languages';
 import { LineIndex } from './lines';
 import { parseText } from './parser';
 import { disassemblePickles, type PickleDisassembly } from './pickle';
 import { type Catalog, CatalogError, describeAjvError, readYaml, type RuleCard, ruleSummary } from './rules/catalog';
 import { CHECKS_SHIPPED_SCHEMAS, compileSchema } from './validation';
+import { escapeName } from './walk';
 import { bufferSource, type ByteSource, fileSource, looksLikeZip, readZipDirectory, readZipEntry, ZipError } from './zip';
 
 // ---- the data: rules/cache-kinds.yml ------------------------------------------------------------------
@@ -582,11 +585,30 @@ function errnoText(err: unknown): string {
  * Folder entries one at a time (opendir), so a folder of 100,000 entries is never listed into one array. The
  * folder is opened here, so an unreadable one throws now rather than on the first iteration.
  */
-function entriesOf(dir: string): Generator<fs.Dirent> {
-  const handle = fs.opendirSync(dir, { bufferSize: 256 });
+/** One entry of a folder: its name, and what it is as the folder listing says (symlinks not followed). */
+interface FolderEntry {
+  name: string;
+  isDirectory(): boolean;
+  isFile(): boolean;
+}
+
+/**
+ * A folder's entries, streamed. A name that is not valid UTF-8 cannot be reached through a text path: it goes to
+ * `badName`, shown with its bad bytes escaped (escapeName), instead of failing later as a file that is not there.
+ */
+function entriesOf(dir: string, badName: (shown: string, isDir: boolean) => void): Generator<FolderEntry> {
+  // `encoding: 'buffer'` gives the names' bytes (Node's types only list text encodings for opendir).
+  const handle = fs.opendirSync(dir, { bufferSize: 256, encoding: 'buffer' as BufferEncoding });
   return (function* () {
     try {
-      for (let d = handle.readSync(); d; d = handle.readSync()) yield d;
+      for (let d = handle.readSync(); d; d = handle.readSync()) {
+        const raw = d.name as unknown as Buffer;
+        if (!isUtf8(raw)) {
+          badName(path.join(dir, escapeName(raw)), d.isDirectory());
+          continue;
+        }
+        yield { name: raw.toString('utf8'), isDirectory: () => d.isDirectory(), isFile: () => d.isFile() };
+      }
     } finally {
       handle.closeSync();
     }
@@ -755,9 +777,12 @@ class CacheScan {
     const stack = [scanRoot];
     while (stack.length > 0 && !this.stopped) {
       const dir = stack.pop()!;
-      let entries: Generator<fs.Dirent>;
+      let entries: Generator<FolderEntry>;
       try {
-        entries = entriesOf(dir);
+        entries = entriesOf(dir, (shown, isDir) => {
+          if (isDir) this.warn('unreadable', shown, 'folder name is not valid UTF-8; not searched for caches');
+          else if (mayBeCacheArtifact(shown)) this.warn('unreadable', shown, 'its name is not valid UTF-8; not checked as a cache artifact');
+        });
       } catch (err) {
         this.warn('unreadable', dir, `folder ${errnoText(err)}; not searched for caches`);
         continue;
@@ -937,9 +962,9 @@ class CacheScan {
 
     while (stack.length > 0 && !this.stopped) {
       const frame = stack.pop()!;
-      let entries: Generator<fs.Dirent>;
+      let entries: Generator<FolderEntry>;
       try {
-        entries = entriesOf(frame.abs);
+        entries = entriesOf(frame.abs, (shown) => this.warn('unreadable', shown, 'its name is not valid UTF-8; this cache entry was not checked'));
       } catch (err) {
         this.warn('unreadable', frame.abs, `cache folder ${errnoText(err)}; its entries were not checked`);
         continue;
