@@ -2,6 +2,7 @@
 // engine compiles for the shipped rule data, a policy and its models (a key the build misses costs start-up time,
 // silently), and they must answer exactly as Ajv compiling the same schema at run time does.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -98,6 +99,22 @@ describe('precompiled schema validators', () => {
     assert.equal(validate({}), false);
     assert.equal(compileSchema({ ...schema }, 'all-errors'), validate);
     assert.equal(schemaUse().compiledAtRuntime, first + 1);
+  });
+
+  it('a damaged dist/validators.js only costs time: the scan compiles the schemas itself and reports the same', function () {
+    this.timeout(120_000);
+    ensureBuiltCli();
+    const copy = path.join(dir, 'dist');
+    fs.cpSync(path.join(REPO_ROOT, 'dist'), copy, { recursive: true });
+    fs.writeFileSync(path.join(copy, 'validators.js'), 'this is not JavaScript (\n');
+    const scan = (cli: string): { status: number | null; findings: string[] } => {
+      const r = spawnSync(process.execPath, [cli, 'sast', path.join(REPO_ROOT, 'fixtures', 'demo'), '--format', 'json', '--no-cache'], { encoding: 'utf8', timeout: 100_000 });
+      const report = JSON.parse(r.stdout) as { findings: { ruleId: string; fingerprint: string }[] };
+      return { status: r.status, findings: report.findings.map((f) => `${f.ruleId} ${f.fingerprint}`) };
+    };
+    const damaged = scan(path.join(copy, 'cli.js'));
+    assert.ok(damaged.findings.length > 0);
+    assert.deepEqual(damaged, scan(path.join(REPO_ROOT, 'dist', 'cli.js')));
   });
 
   it('the build writes them to dist/validators.js, beside the bundles', function () {

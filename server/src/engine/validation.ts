@@ -59,9 +59,16 @@ let precompiled: Readonly<Record<string, ValidateFunction>> | undefined;
 function precompiledTable(): Readonly<Record<string, ValidateFunction>> {
   if (!precompiled) {
     const file = path.join(__dirname, PRECOMPILED_FILE);
-    // Our own build output, next to the bundle that is running (never a scanned file), loaded only when needed.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    precompiled = fs.existsSync(file) ? (require(file) as { PRECOMPILED: Record<string, ValidateFunction> }).PRECOMPILED : {};
+    precompiled = {};
+    if (fs.existsSync(file)) {
+      try {
+        // Our own build output, next to the bundle that is running (never a scanned file), loaded only when needed.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        precompiled = (require(file) as { PRECOMPILED?: Record<string, ValidateFunction> }).PRECOMPILED ?? {};
+      } catch {
+        // A damaged validators.js costs only time: every schema is then compiled by Ajv, with the same answers.
+      }
+    }
   }
   return precompiled;
 }
