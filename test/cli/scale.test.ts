@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Finding, ScanReport } from '../../server/src/engine/finding';
-import { AnalysisPool, closeSharedPools, sharedPool } from '../../server/src/engine/pool';
+import { AnalysisPool, closeSharedPools, defaultJobs, sharedPool, workerLimit } from '../../server/src/engine/pool';
 import { openResultCache } from '../../server/src/engine/resultCache';
 import { loadCatalog } from '../../server/src/engine/rules/catalog';
 import { analyzeDocument, catalogKey } from '../../server/src/engine/scanner';
@@ -150,6 +150,19 @@ describe('scans at scale', () => {
       const uncached = await scanPaths([ws], { jobs: 2, baseDir: ws });
       assert.deepEqual(identity(uncached.findings), identity(cold.findings));
       assert.equal(sharedPool(2).started, 2, 'a large scan without a cache starts every worker');
+    });
+
+    it('starts no more workers than the CPUs before the walk, and no more than four per CPU ever', async () => {
+      assert.equal(workerLimit(100_000), 4 * defaultJobs());
+      assert.equal(workerLimit(3), Math.min(3, 4 * defaultJobs()));
+      await closeSharedPools();
+      // An uncached scan of an empty folder with --jobs 64: the workers started before the walk are the CPUs' count.
+      ws = makeWorkspace({});
+      const report = await scanPaths([ws], { jobs: 64, baseDir: ws });
+      assert.equal(report.filesScanned, 0);
+      const started = sharedPool(workerLimit(64)).started;
+      assert.ok(started >= 1 && started <= defaultJobs(), `${started} workers started for no file`);
+      await closeSharedPools();
     });
 
     it('rejects a --jobs that is not a whole number of 1 or more', async () => {

@@ -69,7 +69,8 @@ sast options:
                            become tickets.
       --sarif-omit-absent  Leave fixed (absent) findings out of SARIF results (for GitHub code scanning).
       --max-file-size <n>  Skip files over n bytes with a warning (default ${DEFAULT_MAX_FILE_BYTES}).
-  -j, --jobs <n>           Worker threads that analyse files (default: one per CPU); 1 analyses in-process.
+  -j, --jobs <n>           Worker threads that analyse files (default: one per CPU, at most four per CPU);
+                           1 analyses in-process.
       --no-cache           Do not read or write the result cache.
       --cache-dir <dir>    Keep the result cache in this folder (default ${defaultCacheDir().replace(/\\/g, '/')}). A folder
                            others can write, owned by someone else or that cannot be created is refused with

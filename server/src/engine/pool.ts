@@ -49,6 +49,14 @@ export function defaultJobs(): number {
 }
 
 /**
+ * The workers a pool of `requested` may have: more than four per CPU only cost memory (each holds its own
+ * WebAssembly parser, tens of MiB), so `--jobs 100000` means four per CPU, not a hundred thousand threads.
+ */
+export function workerLimit(requested: number): number {
+  return Math.max(1, Math.min(Math.floor(requested), 4 * defaultJobs()));
+}
+
+/**
  * How to start a worker: the bundled `worker.js` beside this bundle (dist/), or, when running from the
  * TypeScript sources (tests), worker.ts through tsx. Undefined when neither is there: analyse in-process.
  */
@@ -124,11 +132,13 @@ export class AnalysisPool {
    * Starts the workers now, so that their start-up overlaps the main thread's own (reading the first files,
    * checking the rule data). Each loads the grammars of `languages` while it has nothing else to do.
    */
-  warm(languages: LanguageId[] = []): void {
+  warm(languages: LanguageId[] = [], upTo = this.size): void {
     const fresh = languages.filter((lang) => !this.preloaded.has(lang));
     for (const lang of fresh) this.preloaded.add(lang);
     if (fresh.length > 0) for (const slot of this.slots) slot.worker.postMessage({ type: 'preload', languages: fresh } satisfies ToWorker);
-    while (!this.unavailable && this.slots.length < this.size) this.spawn();
+    // At most `upTo` workers: a scan that does not yet know how many files it will analyse starts no more than
+    // the CPUs can run, and one that does starts no more than it has files (the queue starts the rest as needed).
+    while (!this.unavailable && this.slots.length < Math.min(this.size, upTo)) this.spawn();
     this.dispatch();
   }
 

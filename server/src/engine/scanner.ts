@@ -21,7 +21,7 @@ import { LineIndex, withLoneCrAsLf } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
 import { crashFrom, hasGrammar, parserCrash, parseText, type Tree } from './parser';
 import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, policyFinder, summarize } from './policy';
-import { defaultJobs, sharedPool } from './pool';
+import { defaultJobs, sharedPool, workerLimit } from './pool';
 import { prefilterFor } from './prefilter';
 import type { ResultCache } from './resultCache';
 import { type Catalog, loadCatalog, type RuleCard, ruleSummary, selectRules } from './rules/catalog';
@@ -615,10 +615,11 @@ function isDirectory(p: string): boolean {
  * calls it again (a no-op then). Returns whether it did.
  */
 export function warmPoolFor(roots: string[], options: Pick<ScanOptions, 'jobs' | 'cache'>): boolean {
-  const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
+  const jobs = workerLimit(options.jobs ?? defaultJobs());
   const pool = jobs > 1 ? sharedPool(jobs) : undefined;
   if (!pool || pool.unavailable || options.cache || !(roots.length >= POOL_WARM_FILES || roots.some(isDirectory))) return false;
-  pool.warm();
+  // Before the walk the scan may hold no file at all: no more workers than the CPUs run at once.
+  pool.warm([], defaultJobs());
   return true;
 }
 
@@ -629,7 +630,7 @@ const POOL_WARM_FILES = 64;
 
 /** Scans files and folders and returns the full report, policy applied. */
 export async function scanPaths(roots: string[], options: ScanOptions = {}): Promise<ScanReport> {
-  const jobs = Math.max(1, Math.floor(options.jobs ?? defaultJobs()));
+  const jobs = workerLimit(options.jobs ?? defaultJobs());
   const pool = jobs > 1 ? sharedPool(jobs) : undefined;
   const usePool = !!pool && !pool.unavailable;
   let pooling = warmPoolFor(roots, options);
@@ -701,7 +702,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
   // load the grammars of the files found.
   if (usePool && !cache && (pooling || files.length >= POOL_WARM_FILES)) {
     pooling = true;
-    pool!.warm(grammars());
+    pool!.warm(grammars(), files.length);
   }
   // Workers trust the shipped data (validation.ts): check it here, on the main thread, before any analyses a file.
   if (jobs > 1) loadCacheKinds(catalog.dir, catalog);
@@ -772,7 +773,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     // a small one holds files back until there are enough to be worth the workers' start-up.
     if (!pooling && files.length >= POOL_WARM_FILES) {
       pooling = true;
-      pool!.warm(grammars());
+      pool!.warm(grammars(), files.length);
     }
     if (!pooling) {
       held.push(run);
