@@ -13,6 +13,7 @@ import { deliverReport, readInputFile } from '../../server/src/cli/main';
 import type { ScanReport, ScanWarning } from '../../server/src/engine/finding';
 import { loadPolicy } from '../../server/src/engine/policy';
 import { UsageError } from '../../server/src/engine/scanner';
+import { ensureBuiltCli, SENTINEL_BIN } from '../helpers/builtCli';
 import { type CliRun, makeWorkspace, removeWorkspace, runCli } from '../helpers/workspace';
 
 const EVAL_PY = 'def calculate(expression):\n    return eval(expression)\n';
@@ -64,6 +65,13 @@ describe('CLI hostile inputs', function () {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stdout, /JIT-EVAL-COMPILE HIGH/);
     });
+  });
+
+  it('/dev/stdin as a path (a pipe behind two links) is named as not a regular file, not as missing', () => {
+    ensureBuiltCli();
+    const r = spawnSync(process.execPath, [SENTINEL_BIN, 'sast', '/dev/stdin', '--no-cache'], { input: 'eval(input())\n', encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^warning: stdin: is not a regular file or folder; not opened \[not-regular-file\]$/m);
   });
 
   describe('policy files', () => {

@@ -217,6 +217,23 @@ describe('walk: hostile .gitignore files and names', () => {
       ]);
     });
 
+    it('knows such a path by its bytes: an escaped name equal to a real one (with a backslash) hides nothing', () => {
+      const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+      write(tmp, 'a\\xffb.py');
+      fs.writeFileSync(bytes(`${tmp}/a`, [0xff], 'b.py'), GOOD_SOURCE);
+      write(tmp, 'd\\xff/ok.py');
+      fs.mkdirSync(bytes(`${tmp}/d`, [0xff]));
+      fs.writeFileSync(bytes(`${tmp}/d`, [0xff], '/sink.py'), GOOD_SOURCE);
+      const r = walk(tmp);
+      assert.deepEqual(r.files.map((f) => `${path.relative(tmp, f.path)} ${f.rawPath ? 'bytes' : 'text'}`).sort(), [
+        'a\\xffb.py bytes',
+        'a\\xffb.py text',
+        'd\\xff/ok.py text',
+        'd\\xff/sink.py bytes',
+      ]);
+      assert.deepEqual(warningsOf(r), []);
+    });
+
     it('escapes only the bytes that are not UTF-8', () => {
       assert.equal(escapeName(Buffer.from('caf\u00e9.py')), 'caf\u00e9.py');
       assert.equal(escapeName(Buffer.from([0x61, 0xff, 0xe2, 0x82, 0x62, 0xf0, 0x9f, 0x98, 0x80])), 'a\\xff\\xe2\\x82b\u{1f600}');

@@ -143,6 +143,24 @@ function gitEntryAbove(realDir: string): boolean {
   }
 }
 
+/**
+ * The real path of `p`: the C library's realpath, one call, where Node's own lstat()s every component of the path
+ * (a scan given thousands of files by name spent ~25 µs per file there). Where the C library gives up on a path
+ * Node can still resolve (`/dev/stdin` → `/proc/self/fd/0` → `pipe:[…]`), Node's answer, or its error, decides.
+ */
+function realPathOf(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return fs.realpathSync(p);
+  }
+}
+
+/** What identifies a path given by its bytes among the walk's visited paths (text paths are their own key). */
+function rawKey(raw: Buffer): string {
+  return `\0${raw.toString('latin1')}`;
+}
+
 /** A file name's bytes as text: valid UTF-8 sequences as they are, every other byte as `\xNN`. */
 export function escapeName(raw: Buffer): string {
   let out = '';
@@ -263,9 +281,7 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
     }
     let realRoot: string;
     try {
-      // The C library's realpath: one call, where Node's own lstat()s every component of the path (a scan given
-      // thousands of files by name spent ~25 µs per file there).
-      realRoot = fs.realpathSync.native(abs);
+      realRoot = realPathOf(abs);
     } catch (err) {
       warnings.push({ code: 'unreadable', path: display(abs), message: describeErrno(err) });
       continue;
@@ -296,11 +312,14 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
     const stack: PendingDir[] = [{ dir: abs, real: realRoot, layers: ignores.layers, exempt: false }];
     while (stack.length > 0) {
       const { dir, real, raw: rawDir, layers: parentLayers, exempt } = stack.pop()!;
-      if (visitedDirs.has(real)) {
+      // A path with bytes that are not UTF-8 is known by those bytes: its escaped text may equal a real name
+      // (`d\xff` with a backslash), which must not make it look visited.
+      const dirKey = rawDir ? rawKey(rawDir) : real;
+      if (visitedDirs.has(dirKey)) {
         warnings.push({ code: 'symlink-loop', path: display(dir), message: `is a symlink to ${display(real)}, which this scan already walks (a loop or an alias); not walked again` });
         continue;
       }
-      visitedDirs.add(real);
+      visitedDirs.add(dirKey);
       // Under a name that is not UTF-8 no .gitignore applies: its patterns are text, and this scan errs towards reading.
       const own = exempt || !ignores.apply || rawDir ? undefined : loadGitignore(real, display(path.join(dir, '.gitignore')), warnings);
       const dirLayers = own ? [...parentLayers, { above: '', within: toPosix(path.relative(abs, dir)), rules: own }] : parentLayers;
@@ -344,8 +363,8 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
             warnings.push({ code: 'unreadable', path: display(child), message: describeErrno(err) });
             continue;
           }
-          if (seenFiles.has(childReal)) continue;
-          seenFiles.add(childReal);
+          if (seenFiles.has(rawKey(childRaw))) continue;
+          seenFiles.add(rawKey(childRaw));
           files.push({ path: child, realPath: childReal, rawPath: childRaw, size, explicit: false });
           continue;
         }
@@ -356,7 +375,7 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
         let size = -1;
         if (entry.isSymbolicLink()) {
           try {
-            childReal = fs.realpathSync.native(child);
+            childReal = realPathOf(child);
           } catch (err) {
             warnings.push({ code: 'symlink-loop', path: display(child), message: `symlink cannot be resolved: ${describeErrno(err)}` });
             continue;
