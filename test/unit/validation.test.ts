@@ -2,7 +2,7 @@
 // engine compiles for the shipped rule data, a policy and its models (a key the build misses costs start-up time,
 // silently), and they must answer exactly as Ajv compiling the same schema at run time does.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -115,6 +115,10 @@ describe('precompiled schema validators', () => {
     const damaged = scan(path.join(copy, 'cli.js'));
     assert.ok(damaged.findings.length > 0);
     assert.deepEqual(damaged, scan(path.join(REPO_ROOT, 'dist', 'cli.js')));
+    // A FIFO in its place is not read at all (requiring it would wait for a writer forever).
+    fs.rmSync(path.join(copy, 'validators.js'));
+    execFileSync('mkfifo', [path.join(copy, 'validators.js')]);
+    assert.deepEqual(scan(path.join(copy, 'cli.js')), damaged);
   });
 
   it('the build writes them to dist/validators.js, beside the bundles', function () {

@@ -60,7 +60,8 @@ function precompiledTable(): Readonly<Record<string, ValidateFunction>> {
   if (!precompiled) {
     const file = path.join(__dirname, PRECOMPILED_FILE);
     precompiled = {};
-    if (fs.existsSync(file)) {
+    // Only a regular file: requiring a FIFO put there would wait forever.
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
       try {
         // Our own build output, next to the bundle that is running (never a scanned file), loaded only when needed.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
