@@ -5,7 +5,7 @@
 // recursive mkdir spin) run main() in a child process with a timeout, so a regression fails instead of
 // freezing the test run; the rest call main() in-process.
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -72,6 +72,23 @@ describe('CLI hostile inputs', function () {
     const r = spawnSync(process.execPath, [SENTINEL_BIN, 'sast', '/dev/stdin', '--no-cache'], { input: 'eval(input())\n', encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^warning: stdin: is not a regular file or folder; not opened \[not-regular-file\]$/m);
+  });
+
+  it('a reader that closes the pipe early (| head -c 1) changes nothing: the gate\'s exit code, no stack trace', async function () {
+    this.timeout(120_000);
+    ensureBuiltCli();
+    const args = [SENTINEL_BIN, 'sast', path.join(__dirname, '..', '..', 'fixtures', 'rules'), '--format', 'json', '--no-cache'];
+    const whole = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 100_000, maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(whole.status, 1, whole.stderr);
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('close', (c) => resolve({ code: c, stderr: err }));
+    });
+    assert.equal(stderr, '');
+    assert.equal(code, 1);
   });
 
   describe('policy files', () => {

@@ -629,6 +629,14 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
 
 /** Entry for the `sentinel` binary: runs main and sets the exit code; 3 means Sentinel itself failed. */
 export function run(argv: string[] = process.argv.slice(2)): void {
+  // A reader that stops early (`sentinel sast . | head`) closes the pipe: the rest of the report is not wanted,
+  // and the exit code still carries the gate's decision. Any other output error is Sentinel's own failure.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') return;
+      process.exitCode = EXIT_FAILED;
+    });
+  }
   main(argv).then(
     (code) => {
       process.exitCode = code;
