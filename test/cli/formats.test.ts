@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import { toGithub } from '../../server/src/cli/reporters/github';
+import { toMarkdown } from '../../server/src/cli/reporters/markdown';
 import type { CodeQualityIssue } from '../../server/src/cli/reporters/codequality';
 import { type GitlabSastReport, toGitlabSast } from '../../server/src/cli/reporters/gitlab';
 import type { ScanReport } from '../../server/src/engine/finding';
@@ -125,6 +126,23 @@ describe('CI formats', () => {
       const out = toGithub(report);
       assert.equal(out.split('\n').length, 2);
       assert.ok(out.includes('::100%25 sure%0D%0A::add-mask::secret. Do not compile'), out);
+    });
+
+    it('writes no control character or bidi override from a scanned file raw into the log: shown as \\u{…}', async () => {
+      const report = JSON.parse((await run('json')).stdout) as ScanReport;
+      const f = report.findings.find((x) => x.evidence.path === 'src/calc.py')!;
+      f.evidence.path = 'src/\x1b]0;pwned\x07\u202ecalc.py';
+      f.evidence.signal = 'ring \x07 the bell';
+      report.findings = [f];
+      report.warnings = [{ code: 'binary', path: 'bin/\x1b[2Jx.py', message: 'holds NUL bytes' }];
+      const out = toGithub(report);
+      assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(out), JSON.stringify(out));
+      assert.ok(out.includes('file=src/\\u{1b}]0;pwned\\u{7}\\u{202e}calc.py'), out);
+      assert.ok(out.includes('ring \\u{7} the bell'), out);
+      assert.ok(out.includes('bin/\\u{1b}[2Jx.py'), out);
+      const md = toMarkdown({ ...report, summary: { ...report.summary } });
+      assert.ok(!/[\x00-\x08\x0b-\x1f\x7f\u202e]/.test(md), JSON.stringify(md));
+      assert.ok(md.includes('src/\\u{1b}]0;pwned\\u{7}\\u{202e}calc.py'), md);
     });
   });
 

@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { gates } from '../../engine/baseline';
 import type { Decision, Finding, ScanReport, ScanWarning } from '../../engine/finding';
+import { visible } from './visible';
 
 export interface GithubOptions {
   /** GITHUB_WORKSPACE: annotation paths must be relative to it; report paths are relative to baseDir. */
@@ -16,9 +17,12 @@ const COMMAND: Record<Exclude<Decision, 'suppressed'>, 'error' | 'warning' | 'no
   report: 'notice',
 };
 
-/** Workflow-command data: `%`, CR and LF are escaped, so a message can never start a second command. */
+/**
+ * Workflow-command data: `%`, CR and LF are escaped, so a message can never start a second command; other control
+ * characters and bidi overrides from scanned files are shown as `\u{…}` (visible.ts), never written to the log raw.
+ */
 function escapeData(text: string): string {
-  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return visible(text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A'));
 }
 
 /** Property values additionally escape `:` and `,`, which separate the properties. */

@@ -2,10 +2,14 @@
 // findings with owner and fix hint, the baseline comparison, the other findings folded away, the retest command.
 import { describeBaseline, gates } from '../../engine/baseline';
 import type { Finding, ScanReport } from '../../engine/finding';
+import { visible } from './visible';
 
-/** Text from scanned files (paths) or policies goes into table cells: no HTML, no cell breaks, no line breaks. */
+/**
+ * Text from scanned files (paths) or policies goes into table cells: no HTML, no cell breaks, no line breaks, and
+ * no control characters or bidi overrides (shown as `\u{…}`, as the text format does).
+ */
 function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return visible(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 function cell(text: string): string {

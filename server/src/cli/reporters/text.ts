@@ -3,6 +3,7 @@
 import { describeBaseline, gates } from '../../engine/baseline';
 import type { BaselineState, CacheEvidence, Decision, Finding, ScanReport, ScanWarning, Severity, TraceStep, WarningCode } from '../../engine/finding';
 import { SEVERITIES } from '../../engine/finding';
+import { visible } from './visible';
 
 export interface TextOptions {
   color: boolean;
@@ -49,27 +50,6 @@ const DECISION_STYLE: Record<Decision, Style[]> = {
 /** Width of the label column, so that values line up like a key/value table. */
 const LABEL_WIDTH = 'fingerprint: '.length;
 const INDENT = '  ';
-
-/**
- * Snippets, signals and paths come from scanned files, which an attacker may control: C0/C1 control
- * characters (ANSI escapes) and bidi overrides (Trojan Source) would rewrite what the terminal shows, so
- * they are printed as visible `\u{…}` escapes instead.
- */
-function visible(text: string): string {
-  let out = '';
-  for (const ch of text) {
-    const code = ch.codePointAt(0)!;
-    const unsafe =
-      (code < 0x20 && code !== 0x09 && code !== 0x0a) ||
-      (code >= 0x7f && code <= 0x9f) ||
-      code === 0x200e ||
-      code === 0x200f ||
-      (code >= 0x202a && code <= 0x202e) ||
-      (code >= 0x2066 && code <= 0x2069);
-    out += unsafe ? `\\u{${code.toString(16)}}` : ch;
-  }
-  return out;
-}
 
 /** One-line fields must not break the layout either, so newlines and tabs are escaped as well. */
 function oneLine(text: string): string {
