@@ -141,6 +141,17 @@ describe('CLI hostile inputs', function () {
       return file;
     }
 
+    it('a finding with a severity the gate does not know is exit 2 naming the report and the finding, not a pass', async () => {
+      ws = makeWorkspace({ 'a.py': 'def f(s):\n    return eval(s)\n' });
+      const file = await jsonReport('ultra.json');
+      const data = JSON.parse(fs.readFileSync(file, 'utf8')) as ScanReport;
+      (data.findings[0] as { severity: string }).severity = 'ULTRA';
+      fs.writeFileSync(file, JSON.stringify(data));
+      const r = await runCli(['merge', file], ws);
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stderr, /ultra\.json' findings\[0\] has severity "ULTRA", not one of CRITICAL, HIGH, MEDIUM, LOW, INFO/);
+    });
+
     it('a FIFO report is exit 2 naming it, without waiting for a writer', function () {
       if (!linux) this.skip();
       mkfifo(path.join(tmp, 'shard.json'));

@@ -62,6 +62,10 @@ function findingsOfJsonReport(file: string, data: Record<string, unknown>): Find
     if (!isRecord(raw) || typeof f.ruleId !== 'string' || typeof f.fingerprint !== 'string' || !isRecord(f.evidence) || typeof f.evidence.path !== 'string') {
       throw new BaselineError(file, `findings[${i}] lacks ruleId, fingerprint or evidence.path`);
     }
+    // A severity the gate does not know would pass every fail_on list unseen: not a report Sentinel wrote.
+    if (!(SEVERITIES as readonly unknown[]).includes(f.severity)) {
+      throw new BaselineError(file, `findings[${i}] has severity ${JSON.stringify(f.severity)}, not one of ${SEVERITIES.join(', ')}`);
+    }
     const copy = JSON.parse(JSON.stringify(raw)) as Finding;
     delete copy.baselineState;
     return copy;
