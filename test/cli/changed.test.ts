@@ -59,6 +59,32 @@ describe('sentinel sast --changed-since', () => {
     assert.deepEqual(report.warnings, []);
   });
 
+  it('finds changed files whose names are not valid UTF-8 by scanning their folder, not calling them deleted', async () => {
+    const other = makeGitRepo({ 'ok.py': CLEAN_PY, 'lib/keep.py': CLEAN_PY });
+    try {
+      const from = git(other, 'rev-parse', 'HEAD');
+      fs.writeFileSync(Buffer.concat([Buffer.from(path.join(other, 'lib', 'new')), Buffer.from([0xff]), Buffer.from('.py')]), EXEC_PY);
+      commitAll(other, 'a file with a Latin-1 name');
+      fs.writeFileSync(Buffer.concat([Buffer.from(path.join(other, 'lib', 'u')), Buffer.from([0xfe]), Buffer.from('.py')]), EVAL_PY);
+      const r = await runCli(['sast', '.', '--changed-since', from, '--format', 'json'], other);
+      const report = JSON.parse(r.stdout) as ScanReport;
+      assert.equal(r.code, 1, r.stderr);
+      assert.deepEqual(report.changes?.scanned, ['lib/new\\xff.py', 'lib/u\\xfe.py']);
+      assert.deepEqual(report.changes?.deleted, []);
+      assert.deepEqual(report.findings.map((f) => f.evidence.path).sort(), ['lib/new\\xff.py', 'lib/u\\xfe.py']);
+      // Their folder was scanned whole: lib/keep.py (unchanged) was read too.
+      assert.equal(report.filesScanned, 3);
+      // Committed, they are the same findings at HEAD: git's names for them match the walk's.
+      commitAll(other, 'and another');
+      const against = await runCli(['sast', '.', '--baseline-ref', 'HEAD', '--format', 'json'], other);
+      const compared = JSON.parse(against.stdout) as ScanReport;
+      assert.equal(against.code, 0, against.stderr);
+      assert.deepEqual(compared.findings.map((f) => `${f.evidence.path} ${f.baselineState}`).sort(), ['lib/new\\xff.py unchanged', 'lib/u\\xfe.py unchanged']);
+    } finally {
+      removeWorkspace(other);
+    }
+  });
+
   it('defaults to the current folder when no path is given, and says what changed in the text summary', async () => {
     const r = await runCli(['sast', '--changed-since', base], repo);
     assert.equal(r.code, 1);

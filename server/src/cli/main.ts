@@ -293,6 +293,16 @@ async function changedScope(scope: GitScope, ref: string): Promise<ChangedScope>
     }
     if (!inScope(change.path)) continue;
     const abs = path.join(scope.root, change.path);
+    if (change.notUtf8 && change.status !== 'deleted') {
+      // Its name is not valid UTF-8, so no text path opens it: the nearest folder above it that one does is scanned
+      // whole (the walk reads such names by their bytes). More files than changed may then be reported, none fewer.
+      let folder = path.dirname(abs);
+      while (!fs.existsSync(folder) && folder !== scope.root) folder = path.dirname(folder);
+      if (!files.includes(folder)) files.push(folder);
+      reportPaths.add(display(change.path));
+      changes.scanned.push(display(change.path));
+      continue;
+    }
     if (change.status === 'deleted' || !fs.existsSync(abs)) {
       changes.deleted.push(display(change.path));
       continue;

@@ -15,7 +15,7 @@ import { parseText } from './parser';
 import { disassemblePickles, type PickleDisassembly } from './pickle';
 import { type Catalog, CatalogError, describeAjvError, readYaml, type RuleCard, ruleSummary } from './rules/catalog';
 import { CHECKS_SHIPPED_SCHEMAS, compileSchema } from './validation';
-import { escapeName } from './walk';
+import { escapeName } from './names';
 import { bufferSource, type ByteSource, fileSource, looksLikeZip, readZipDirectory, readZipEntry, ZipError } from './zip';
 
 // ---- the data: rules/cache-kinds.yml ------------------------------------------------------------------

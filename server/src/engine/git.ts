@@ -1,10 +1,12 @@
 // Reads what Sentinel needs from git without touching the working tree or the index: the repository root,
 // commits, the files changed since a ref (renames followed), and a tree at a ref copied out of git objects.
 // Runs the `git` binary with an argument list (never a shell); every failure is a GitError with a reason.
+import { isUtf8 } from 'node:buffer';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { escapeName } from './names';
 
 /** A git problem the user can act on (not a repository, unknown ref, git missing); the CLI exits 2 on it. */
 export class GitError extends Error {
@@ -159,6 +161,20 @@ export interface ChangedFile {
   path: string;
   /** For renames and copies: the path at the ref. */
   from?: string;
+  /** The path's bytes are not valid UTF-8: `path` shows them escaped (escapeName) and names no file on disk. */
+  notUtf8?: boolean;
+}
+
+/** git's NUL-separated list of paths: text, or the escaped form of a path whose bytes are not UTF-8 (flagged). */
+function nulFields(out: Buffer): { text: string; notUtf8: boolean }[] {
+  const fields: { text: string; notUtf8: boolean }[] = [];
+  let start = 0;
+  for (let end = out.indexOf(0); end !== -1; start = end + 1, end = out.indexOf(0, start)) {
+    const raw = out.subarray(start, end);
+    const utf8 = isUtf8(raw);
+    fields.push({ text: utf8 ? raw.toString('utf8') : escapeName(raw), notUtf8: !utf8 });
+  }
+  return fields;
 }
 
 const STATUS: Record<string, ChangeStatus> = { A: 'added', M: 'modified', R: 'renamed', C: 'copied', D: 'deleted', T: 'type-changed' };
@@ -184,23 +200,25 @@ export async function changedFiles(root: string, commit: string): Promise<Change
 
 async function changedFilesWithIndex(root: string, commit: string, env: Record<string, string>): Promise<ChangedFile[]> {
   const diff = await runGit(['diff', '--name-status', '-z', '-M', '--no-ext-diff', '--no-textconv', '--ignore-submodules', commit, '--'], root, undefined, env);
-  const fields = diff.toString('utf8').split('\0');
+  const fields = nulFields(diff);
+  const none = { text: '', notUtf8: false };
   const changes: ChangedFile[] = [];
-  for (let i = 0; i < fields.length - 1; ) {
-    const code = fields[i++] ?? '';
+  for (let i = 0; i < fields.length; ) {
+    const code = fields[i++]!.text;
     const status = STATUS[code[0] ?? ''];
+    const flag = (f: { notUtf8: boolean }): { notUtf8?: true } => (f.notUtf8 ? { notUtf8: true } : {});
     if (code[0] === 'R' || code[0] === 'C') {
-      const from = fields[i++] ?? '';
-      const to = fields[i++] ?? '';
-      changes.push({ status: status!, path: to, from });
+      const from = fields[i++] ?? none;
+      const to = fields[i++] ?? none;
+      changes.push({ status: status!, path: to.text, from: from.text, ...flag(to) });
     } else {
-      const file = fields[i++] ?? '';
+      const file = fields[i++] ?? none;
       // U (unmerged) and X (unknown) entries still name a file that exists: scan it as modified.
-      changes.push({ status: status ?? 'modified', path: file });
+      changes.push({ status: status ?? 'modified', path: file.text, ...flag(file) });
     }
   }
   const untracked = await runGit(['ls-files', '--others', '--exclude-standard', '-z', '--full-name', '--', '.'], root, undefined, env);
-  for (const file of untracked.toString('utf8').split('\0')) if (file) changes.push({ status: 'untracked', path: file });
+  for (const file of nulFields(untracked)) if (file.text) changes.push({ status: 'untracked', path: file.text, ...(file.notUtf8 ? { notUtf8: true } : {}) });
   return changes;
 }
 
@@ -217,7 +235,8 @@ async function listTree(root: string, commit: string, pathspecs: string[]): Prom
   if (pathspecs.length > 0) args.push('--', ...pathspecs);
   const out = await runGit(args, root);
   const entries: TreeEntry[] = [];
-  for (const record of out.toString('utf8').split('\0')) {
+  // A path that is not valid UTF-8 comes out escaped, as the walk shows the same file in the working tree.
+  for (const { text: record } of nulFields(out)) {
     if (!record) continue;
     const tab = record.indexOf('\t');
     const [mode = '', type = '', sha = '', size = ''] = record.slice(0, tab).split(/\s+/);

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { kindOf, OPEN_NOFOLLOW_NONBLOCK, readAtMost } from './boundedRead';
 import type { ScanWarning } from './finding';
+import { escapeName } from './names';
 import { GitError, trackedFilesSync, workTreeTopSync } from './git';
 
 /** Folders that hold no first-party source: VCS data, dependencies, virtualenvs, caches and build output. */
@@ -161,22 +162,6 @@ function rawKey(raw: Buffer): string {
   return `\0${raw.toString('latin1')}`;
 }
 
-/** A file name's bytes as text: valid UTF-8 sequences as they are, every other byte as `\xNN`. */
-export function escapeName(raw: Buffer): string {
-  let out = '';
-  for (let i = 0; i < raw.length; ) {
-    const b = raw[i]!;
-    const n = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
-    if (n > 0 && i + n <= raw.length && isUtf8(raw.subarray(i, i + n))) {
-      out += raw.toString('utf8', i, i + n);
-      i += n;
-    } else {
-      out += `\\x${b.toString(16).padStart(2, '0')}`;
-      i++;
-    }
-  }
-  return out;
-}
 
 function describeErrno(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -429,4 +414,4 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
   return { files, warnings };
 }
 
-export { describeErrno };
+export { describeErrno, escapeName };
