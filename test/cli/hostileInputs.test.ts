@@ -91,6 +91,30 @@ describe('CLI hostile inputs', function () {
     assert.equal(code, 1);
   });
 
+  it('a current folder or a path holding bytes that are not UTF-8 is exit 2 saying so, not a clean scan of nothing', () => {
+    ensureBuiltCli();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sentinel-lossy-'));
+    try {
+      const raw = Buffer.concat([Buffer.from(`${dir}/pr`), Buffer.from([0xff]), Buffer.from('oj')]);
+      fs.mkdirSync(Buffer.concat([raw, Buffer.from('/src')]), { recursive: true });
+      fs.writeFileSync(Buffer.concat([raw, Buffer.from('/src/a.py')]), 'def f(s):\n    return eval(s)\n');
+      fs.symlinkSync(raw, path.join(dir, 'link'));
+      // `cd -P` makes the physical path (with the 0xFF byte) the process's current folder.
+      const fromInside = spawnSync('sh', ['-c', 'cd -P link && exec "$0" "$@"', process.execPath, SENTINEL_BIN, 'sast', 'src', '--no-cache'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(fromInside.status, 2, fromInside.stdout);
+      assert.match(fromInside.stderr, /the current folder's path \(.*\) holds bytes that are not valid UTF-8/);
+      const byName = spawnSync(process.execPath, [SENTINEL_BIN, 'sast', 'pr\uFFFDoj/src', '--no-cache'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(byName.status, 2, byName.stdout);
+      assert.match(byName.stderr, /path 'pr\uFFFDoj\/src' cannot be opened: it holds bytes that are not valid UTF-8/);
+      // Scanned from above, the file is read by its bytes.
+      const fromAbove = spawnSync(process.execPath, [SENTINEL_BIN, 'sast', '.', '--no-cache'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(fromAbove.status, 1, fromAbove.stderr);
+      assert.match(fromAbove.stdout, /location: +pr\\xffoj\/src\/a\.py:2:12/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('policy files', () => {
     it('a folder named sentinel-policy.yml, given or found by discovery, is exit 2 naming it (not the built-in policy)', async () => {
       fs.mkdirSync(path.join(ws, 'clean', 'sentinel-policy.yml'));

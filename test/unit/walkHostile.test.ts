@@ -234,6 +234,22 @@ describe('walk: hostile .gitignore files and names', () => {
       assert.deepEqual(warningsOf(r), []);
     });
 
+    it('follows a root link into such a folder; a link inside the root that points into one is named, not followed', () => {
+      const raw = Buffer.concat([Buffer.from(`${tmp}/pr`), Buffer.from([0xff]), Buffer.from('oj')]);
+      fs.mkdirSync(Buffer.concat([raw, Buffer.from('/src')]), { recursive: true });
+      fs.writeFileSync(Buffer.concat([raw, Buffer.from('/src/a.py')]), GOOD_SOURCE);
+      fs.symlinkSync(raw, path.join(tmp, 'link'));
+      const viaLink = walk(path.join(tmp, 'link', 'src'));
+      assert.deepEqual(viaLink.files.map((f) => path.basename(f.path)), ['a.py']);
+      assert.equal(fs.readFileSync(viaLink.files[0]!.rawPath ?? viaLink.files[0]!.realPath, 'utf8'), GOOD_SOURCE);
+      assert.deepEqual(viaLink.warnings, []);
+      write(tmp, 'inside/ok.py');
+      fs.symlinkSync(Buffer.concat([raw, Buffer.from('/src/a.py')]), path.join(tmp, 'inside', 'run.py'));
+      const inside = walk(path.join(tmp, 'inside'));
+      assert.deepEqual(inside.files.map((f) => path.basename(f.path)), ['ok.py']);
+      assert.deepEqual(warningsOf(inside), ['unreadable run.py: is a symlink into a path that is not valid UTF-8; not followed']);
+    });
+
     it('escapes only the bytes that are not UTF-8', () => {
       assert.equal(escapeName(Buffer.from('caf\u00e9.py')), 'caf\u00e9.py');
       assert.equal(escapeName(Buffer.from([0x61, 0xff, 0xe2, 0x82, 0x62, 0xf0, 0x9f, 0x98, 0x80])), 'a\\xff\\xe2\\x82b\u{1f600}');

@@ -415,8 +415,11 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   const baselineRef = values['baseline-ref'];
   const positionals = parsed.positionals.length === 0 && changedSince !== undefined ? ['.'] : parsed.positionals;
   if (positionals.length === 0) return usage(io, 'sast needs at least one path to scan');
+  if (process.cwd().includes('\uFFFD')) {
+    return usage(io, `the current folder's path (${process.cwd()}) holds bytes that are not valid UTF-8, which Node.js does not pass on, so no path can be resolved from it; run Sentinel from a folder above it (names inside a scanned folder are read by their bytes)`);
+  }
   for (const p of positionals) {
-    if (!fs.existsSync(p)) return usage(io, `path '${p}' does not exist`);
+    if (!fs.existsSync(p)) return usage(io, missingPath(p));
   }
   let maxFileBytes = DEFAULT_MAX_FILE_BYTES;
   if (values['max-file-size'] !== undefined) {
@@ -594,6 +597,15 @@ function runRules(args: string[], io: CliIo): number {
   }
   io.stdout(lines.join('\n'));
   return EXIT_CLEAN;
+}
+
+/**
+ * Why a path given on the command line cannot be found. Node.js reads the command line as UTF-8, replacing other
+ * bytes with U+FFFD: such a path names nothing on disk, though the folder may be there.
+ */
+function missingPath(p: string): string {
+  if (!p.includes('\uFFFD')) return `path '${p}' does not exist`;
+  return `path '${p}' cannot be opened: it holds bytes that are not valid UTF-8, which Node.js does not pass on; scan a folder above it (names inside a scanned folder are read by their bytes)`;
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */

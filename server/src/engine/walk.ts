@@ -150,11 +150,18 @@ function gitEntryAbove(realDir: string): boolean {
  * Node can still resolve (`/dev/stdin` → `/proc/self/fd/0` → `pipe:[…]`), Node's answer, or its error, decides.
  */
 function realPathOf(p: string): string {
+  let real: string;
   try {
-    return fs.realpathSync.native(p);
+    real = fs.realpathSync.native(p);
   } catch {
-    return fs.realpathSync(p);
+    real = fs.realpathSync(p);
   }
+  return real;
+}
+
+/** Whether a resolved path came back with U+FFFD for bytes that are not valid UTF-8: it opens nothing. */
+function lossy(real: string, p: string): boolean {
+  return real.includes('\uFFFD') && !p.includes('\uFFFD');
 }
 
 /** What identifies a path given by its bytes among the walk's visited paths (text paths are their own key). */
@@ -267,6 +274,8 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
     let realRoot: string;
     try {
       realRoot = realPathOf(abs);
+      // A root reached through a link into a folder whose name is not valid UTF-8: the path through the link opens.
+      if (lossy(realRoot, abs)) realRoot = abs;
     } catch (err) {
       warnings.push({ code: 'unreadable', path: display(abs), message: describeErrno(err) });
       continue;
@@ -363,6 +372,11 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
             childReal = realPathOf(child);
           } catch (err) {
             warnings.push({ code: 'symlink-loop', path: display(child), message: `symlink cannot be resolved: ${describeErrno(err)}` });
+            continue;
+          }
+          if (lossy(childReal, child)) {
+            // Where it points cannot be told apart from elsewhere, so whether it stays inside the root cannot either.
+            warnings.push({ code: 'unreadable', path: display(child), message: 'is a symlink into a path that is not valid UTF-8; not followed' });
             continue;
           }
           if (!isInside(childReal, realRoot)) {
