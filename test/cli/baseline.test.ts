@@ -255,6 +255,8 @@ describe('sentinel sast --baseline <report>', () => {
       const r = await runCli(['sast', '.', '--baseline', path.join(saved, 'bad.json')], repo);
       assert.equal(r.code, 2);
       assert.match(r.stderr, pattern);
+      // Refused before the scan: no report was written.
+      assert.equal(r.stdout, '');
     });
   }
 

@@ -455,6 +455,8 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   if (values['no-cache']) warmPoolFor(positionals, { jobs });
 
   const catalog = loadCatalog();
+  // A broken saved baseline is a usage error before the scan, not after it.
+  const savedBaseline = baselineBytes && values.baseline !== undefined ? findingsOfReportText(values.baseline, baselineBytes.toString('utf8'), catalog) : undefined;
   const rules = values.rule ?? [];
   const baseDir = path.resolve(defaultBaseDir(positionals));
   let scope: GitScope | undefined;
@@ -502,7 +504,7 @@ async function runSast(args: string[], io: CliIo): Promise<number> {
   let source: { kind: 'file' | 'git'; source: string; commit?: string } | undefined;
   try {
     if (values.baseline !== undefined) {
-      baselineFindings = findingsOfReportText(values.baseline, baselineBytes!.toString('utf8'), catalog);
+      baselineFindings = savedBaseline;
       source = { kind: 'file', source: values.baseline };
     } else if (baselineRef !== undefined && scope) {
       const fromRef = await baselineFromRef(scope, baselineRef, changed, { catalog, rules, policyPath: values.policy, maxFileBytes, jobs, cache });
