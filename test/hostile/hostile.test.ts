@@ -338,17 +338,18 @@ describe('hostile input', function () {
       Array.from({ length: 9 }, (_, i) => `lol${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(',')}]\n`).join('');
     const deepAliases =
       'category: JIT\nallowlist:\n  - &e0 {rule: JIT, path: "a.py", reason: "r"}\n' + Array.from({ length: 200 }, (_, i) => `  - &e${i + 1} [*e${i}]\n`).join('');
-    const CASES: { name: string; body: string | Buffer; message: string | RegExp }[] = [
-      { name: 'billion-laughs.yml', body: laughs, message: 'uses a YAML alias (*name) at line 3, column 12; policy files may not use aliases, write the value out' },
-      { name: 'deep-aliases.yml', body: deepAliases, message: 'uses a YAML alias (*name) at line 4, column 10; policy files may not use aliases, write the value out' },
+    // `line`: the line the CLI names after the file (`file:line: reason`), when the problem has one.
+    const CASES: { name: string; body: string | Buffer; line?: number; message: string | RegExp }[] = [
+      { name: 'billion-laughs.yml', body: laughs, line: 3, message: 'uses a YAML alias (*name) at line 3, column 12; policy files may not use aliases, write the value out' },
+      { name: 'deep-aliases.yml', body: deepAliases, line: 4, message: 'uses a YAML alias (*name) at line 4, column 10; policy files may not use aliases, write the value out' },
       { name: 'empty.yml', body: '', message: 'is empty; write at least `category: JIT` or delete the file' },
       { name: 'comments-only.yml', body: '# nothing here\n', message: 'is empty (it holds only comments); write at least `category: JIT` or delete the file' },
-      { name: 'broken.yml', body: 'category: JIT\nfail_on: [HIGH\nallowlist:\n  - rule: *\n', message: 'is not valid YAML (line 3, column 1): deficient indentation' },
+      { name: 'broken.yml', body: 'category: JIT\nfail_on: [HIGH\nallowlist:\n  - rule: *\n', line: 3, message: 'is not valid YAML (line 3, column 1): deficient indentation' },
       { name: 'huge.yml', body: `category: JIT\n${'#'.repeat(2 * 1024 * 1024)}\n`, message: 'is larger than 1 MiB (2097167 bytes); a policy is a few lines of YAML' },
-      { name: 'nested.yml', body: `category: ${'['.repeat(10000)}${']'.repeat(10000)}\n`, message: 'is not valid YAML (line 1, column 110): nesting exceeded maxDepth (100)' },
-      { name: 'binary.yml', body: Buffer.from([0x63, 0x61, 0x74, 0x3a, 0x0a, 0xff, 0xfe, 0x00]), message: 'is not UTF-8 text (first bad byte on line 2); save it as UTF-8' },
+      { name: 'nested.yml', body: `category: ${'['.repeat(10000)}${']'.repeat(10000)}\n`, line: 1, message: 'is not valid YAML (line 1, column 110): nesting exceeded maxDepth (100)' },
+      { name: 'binary.yml', body: Buffer.from([0x63, 0x61, 0x74, 0x3a, 0x0a, 0xff, 0xfe, 0x00]), line: 2, message: 'is not UTF-8 text (first bad byte on line 2); save it as UTF-8' },
       // The field list grows with the schema: what matters is that it names the fields and says what it got.
-      { name: 'a-list.yml', body: '- just\n- a list\n', message: /^must be a mapping of policy fields \(category, fail_on, ticket_on, retest, rules, allowlist[a-z_, ]*\), not a list$/ },
+      { name: 'a-list.yml', body: '- just\n- a list\n', line: 1, message: /^must be a mapping of policy fields \(category, fail_on, ticket_on, retest, rules, allowlist[a-z_, ]*\), not a list$/ },
     ];
 
     for (const c of CASES) {
@@ -357,8 +358,9 @@ describe('hostile input', function () {
         fs.writeFileSync(file, c.body);
         const r = sentinel(['sast', 'calc.py', '--rule', 'JIT', '--policy', file], dir, {}, 30_000);
         assert.equal(r.code, 2, r.stderr);
-        if (typeof c.message === 'string') assert.equal(r.stderr, `sentinel: ${file}: ${c.message}\n`);
-        else assert.match(r.stderr.slice(`sentinel: ${file}: `.length, -1), c.message);
+        const at = `sentinel: ${file}${c.line ? `:${c.line}` : ''}: `;
+        if (typeof c.message === 'string') assert.equal(r.stderr, `${at}${c.message}\n`);
+        else assert.match(r.stderr.slice(at.length, -1), c.message);
         assert.equal(r.stdout, '');
       });
     }
@@ -370,7 +372,7 @@ describe('hostile input', function () {
       fs.writeFileSync(path.join(sub, 'sentinel-policy.yml'), laughs);
       const r = sentinel(['sast', 'team', '--rule', 'JIT'], dir, {}, 30_000);
       assert.equal(r.code, 2);
-      assert.equal(r.stderr, `sentinel: ${path.join(sub, 'sentinel-policy.yml')}: ${CASES[0].message}\n`);
+      assert.equal(r.stderr, `sentinel: ${path.join(sub, 'sentinel-policy.yml')}:3: ${CASES[0].message}\n`);
     });
   });
 

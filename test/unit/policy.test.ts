@@ -252,6 +252,10 @@ describe('loadPolicy', () => {
         line: undefined,
       },
       { name: 'not-utf8.yml', reason: 'is not UTF-8 text (first bad byte on line 3); save it as UTF-8', line: 3 },
+      // A key that is not allowed is named as the key (not '[object Object]', its value).
+      { name: 'unknown-model-language.yml', reason: "models.sources.ruby: 'ruby' is not an allowed value (python, javascript, cuda)", line: 4 },
+      // The deepest complaint, not the other oneOf branch's ("must be equal to constant").
+      { name: 'bad-sink-args.yml', reason: 'models: extra sink 0: args.0 must be integer', line: 2 },
     ];
     for (const { name, reason, line } of cases) {
       it(name, () => {

@@ -643,6 +643,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         return usage(io, `unknown command '${command}' (sast, merge, rules, lsp)`);
     }
   } catch (err) {
+    if (err instanceof PolicyError && err.line !== undefined) {
+      // file:line: reason, as compilers say it (editors and terminals turn it into a link to the line).
+      io.stderr(`sentinel: ${err.file}:${err.line}: ${err.reason}\n`);
+      return EXIT_USAGE;
+    }
     if (err instanceof PolicyError || err instanceof CatalogError || err instanceof UsageError || err instanceof BaselineError || err instanceof GitError) {
       io.stderr(`sentinel: ${err.message}\n`);
       return EXIT_USAGE;

@@ -364,6 +364,9 @@ function describeSchemaError(errors: ErrorObject[], data: unknown): SchemaProble
     case 'enum': {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.join(', ');
       const what = typeof parent.title === 'string' ? `a ${parent.title}` : 'an allowed value';
+      // A key checked by `propertyNames` (`models.sources: ruby:`): the key is what is wrong, not its value.
+      const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
+      if (propertyName !== undefined) return { pointer: joinPointer(error.instancePath, propertyName), reason: `'${propertyName}' is not ${what} (${allowed})` };
       return { pointer: error.instancePath, reason: `'${String(value)}' is not ${what} (${allowed})` };
     }
     case 'type': {

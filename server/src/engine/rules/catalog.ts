@@ -146,6 +146,17 @@ export class CatalogError extends Error {
  * One schema error as a field path and a reason, for messages that name the file and the field. The data that
  * uses `pattern` may say in words what the pattern admits (`patternReason`).
  */
+/**
+ * The error of a failed validation that says most about what to fix: the one deepest in the data, leaving out the
+ * summaries of `oneOf`/`anyOf` branches (`args: ["x"]` is "args.0 must be integer", not "args must be equal to
+ * constant", the other branch's complaint). With allErrors off there is one error, and it is that one.
+ */
+export function mostSpecificError(errors: ErrorObject[]): ErrorObject {
+  const depth = (e: ErrorObject): number => e.instancePath.split('/').length;
+  const candidates = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf');
+  return (candidates.length > 0 ? candidates : errors).reduce((best, e) => (depth(e) > depth(best) ? e : best));
+}
+
 export function describeAjvError(e: ErrorObject, patternReason?: string): { field: string; reason: string } {
   const base = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
   if (e.keyword === 'required') {
@@ -352,7 +363,10 @@ export function extendCatalog(base: Catalog, extension: CatalogExtension): { cat
   (extension.sinks ?? []).forEach((entry, i) => {
     const { rule, ...spec } = entry ?? ({} as SinkSpec & { rule: string });
     if (!base.byId.has(rule)) return errors.push(`extra sink ${i}: unknown rule '${String(rule)}'`);
-    if (!validateSink(spec)) return errors.push(`extra sink ${i}: ${describeAjvError(validateSink.errors![0]).field || 'entry'} ${describeAjvError(validateSink.errors![0]).reason}`);
+    if (!validateSink(spec)) {
+      const why = describeAjvError(mostSpecificError(validateSink.errors!));
+      return errors.push(`extra sink ${i}: ${why.field || 'entry'} ${why.reason}`);
+    }
     extraByRule.set(rule, [...(extraByRule.get(rule) ?? []), spec as SinkSpec]);
   });
   const rules = base.rules.map((r) => (extraByRule.has(r.id) ? { ...r, sinks: [...(r.sinks ?? []), ...extraByRule.get(r.id)!] } : r));
@@ -371,7 +385,7 @@ export function extendCatalog(base: Catalog, extension: CatalogExtension): { cat
       return list.filter((s, i) => {
         const ok = validate ? validate(s) : typeof (s as SourceSpec)?.note === 'string';
         if (!ok) {
-          const why = validate?.errors?.[0] ? describeAjvError(validate.errors[0]) : { field: '', reason: 'needs a `note` string' };
+          const why = validate?.errors?.[0] ? describeAjvError(mostSpecificError(validate.errors)) : { field: '', reason: 'needs a `note` string' };
           errors.push(`extra source ${family}.${key}[${i}]: ${why.field ? `${why.field} ` : ''}${why.reason}`);
         }
         return ok;
