@@ -21,6 +21,8 @@ export interface ClientOptions {
   settings?: Record<string, unknown>;
   /** Answer server-created progress tokens (window.workDoneProgress). */
   workDoneProgress?: boolean;
+  /** Workspace folder URIs sent besides the root's (for folders a path cannot name). */
+  extraFolderUris?: string[];
 }
 
 export class TestClient {
@@ -80,7 +82,7 @@ export class TestClient {
     this.initializeResult = await this.connection.sendRequest('initialize', {
       processId: process.pid,
       rootUri,
-      workspaceFolders: [{ uri: rootUri, name: 'ws' }],
+      workspaceFolders: [{ uri: rootUri, name: 'ws' }, ...(this.options.extraFolderUris ?? []).map((uri, i) => ({ uri, name: `extra${i}` }))],
       capabilities: {
         general: this.options.positionEncodings ? { positionEncodings: this.options.positionEncodings } : {},
         workspace: { configuration: true, didChangeWatchedFiles: { dynamicRegistration: true }, workspaceFolders: true },

@@ -218,6 +218,22 @@ describe('language server under protocol abuse', function () {
     await assertAlive(text);
   });
 
+  it('says which workspace folders it cannot scan: one whose path is not UTF-8 (%E9), one that does not exist', async () => {
+    const other = new TestClient({ rootPath: root, extraFolderUris: [`${pathToFileURL(root).toString()}/%E9t%E9`, `${pathToFileURL(root).toString()}/gone`] });
+    try {
+      await other.initialize();
+      const shown = (): string[] => other.notificationsOf<LogMessage>('window/showMessage').filter((m) => m.type === 2).map((m) => m.message);
+      await other.waitFor(() => shown().length >= 2, 'two warnings');
+      const base = pathToFileURL(root).toString();
+      assert.deepEqual(shown().sort(), [
+        `Sentinel: the workspace folder ${base}/%E9t%E9 is not scanned: its path holds bytes that are not valid UTF-8, which Node.js cannot open.`,
+        `Sentinel: the workspace folder ${base}/gone is not scanned: it does not exist.`,
+      ]);
+    } finally {
+      await other.shutdown();
+    }
+  });
+
   it('does not analyse a 20 MB document: logs and shows why, publishes no findings, and answers at once', async () => {
     const big = pathToFileURL(path.join(root, 'src/big.py')).toString();
     const filler = '# filler line to make a very large document\n';

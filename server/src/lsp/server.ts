@@ -20,6 +20,7 @@ import {
   type WorkDoneProgressReporter,
   type WorkDoneProgressServerReporter,
 } from 'vscode-languageserver/node';
+import * as fs from 'node:fs';
 import { Commands, type ShowRuleResult } from '../../../shared/src/protocol';
 import { normaliseSettings } from '../../../shared/src/settings';
 import { ENGINE_VERSION } from '../engine/scanner';
@@ -48,13 +49,27 @@ export function startServer(connection: Connection): void {
   let clientCanRegisterWatchers = false;
   let clientHasConfiguration = false;
   let clientHasProgress = false;
+  let unreachableRoots: { uri: string; why: string }[] = [];
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const offered = params.capabilities.general?.positionEncodings ?? [];
     ws.encoding = offered.includes(PositionEncodingKind.UTF8) ? 'utf-8' : 'utf-16';
-    const folders = params.workspaceFolders?.map((f) => uriToPath(f.uri)).filter((p): p is string => !!p) ?? [];
-    const rootPath = params.rootUri ? uriToPath(params.rootUri) : (params.rootPath ?? undefined);
-    ws.roots = folders.length > 0 ? folders : rootPath ? [rootPath] : [];
+    const uris = params.workspaceFolders?.length ? params.workspaceFolders.map((f) => f.uri) : params.rootUri ? [params.rootUri] : [];
+    const roots = uris.length > 0 ? uris.flatMap((u) => uriToPath(u) ?? []) : params.rootPath ? [params.rootPath] : [];
+    // A folder whose path is not valid UTF-8 comes as a URI (`%E9`) that no text path opens: say so once
+    // initialised, rather than scanning nothing in silence.
+    unreachableRoots = uris.flatMap((u) => {
+      const p = uriToPath(u);
+      if (p === undefined || fs.existsSync(p)) return [];
+      let utf8 = true;
+      try {
+        decodeURIComponent(u);
+      } catch {
+        utf8 = false;
+      }
+      return [{ uri: u, why: utf8 ? 'it does not exist' : 'its path holds bytes that are not valid UTF-8, which Node.js cannot open' }];
+    });
+    ws.roots = roots.filter((r) => fs.existsSync(r) || !unreachableRoots.some((u) => uriToPath(u.uri) === r));
     clientCanRegisterWatchers = !!params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration;
     clientHasConfiguration = !!params.capabilities.workspace?.configuration;
     clientHasProgress = !!params.capabilities.window?.workDoneProgress;
@@ -73,6 +88,9 @@ export function startServer(connection: Connection): void {
   });
 
   connection.onInitialized(async () => {
+    for (const { uri, why } of unreachableRoots) {
+      void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Warning, message: `Sentinel: the workspace folder ${uri} is not scanned: ${why}.` });
+    }
     if (clientHasConfiguration) {
       void connection.client.register(DidChangeConfigurationNotification.type, { section: 'sentinel' });
       await refreshSettings();
