@@ -250,6 +250,16 @@ describe('walk: hostile .gitignore files and names', () => {
       assert.deepEqual(warningsOf(inside), ['unreadable run.py: is a symlink into a path that is not valid UTF-8; not followed']);
     });
 
+    it('names a policy in such a folder as not applied, rather than ignoring it in silence', () => {
+      const dir = Buffer.concat([Buffer.from(`${tmp}/svc`), Buffer.from([0xff])]);
+      fs.mkdirSync(dir);
+      fs.writeFileSync(Buffer.concat([dir, Buffer.from('/sentinel-policy.yml')]), 'fail_on: [MEDIUM]\n');
+      fs.writeFileSync(Buffer.concat([dir, Buffer.from('/code.py')]), GOOD_SOURCE);
+      const r = walk(tmp);
+      assert.deepEqual(r.files.map((f) => path.relative(tmp, f.path)), ['svc\\xff/code.py']);
+      assert.deepEqual(warningsOf(r), ['unreadable svc\\xff/sentinel-policy.yml: is a policy in a folder whose name is not valid UTF-8: it is not applied (the policy above governs these files)']);
+    });
+
     it('escapes only the bytes that are not UTF-8', () => {
       assert.equal(escapeName(Buffer.from('caf\u00e9.py')), 'caf\u00e9.py');
       assert.equal(escapeName(Buffer.from([0x61, 0xff, 0xe2, 0x82, 0x62, 0xf0, 0x9f, 0x98, 0x80])), 'a\\xff\\xe2\\x82b\u{1f600}');

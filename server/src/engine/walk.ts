@@ -9,6 +9,7 @@ import ignore, { type Ignore } from 'ignore';
 import { kindOf, OPEN_NOFOLLOW_NONBLOCK, readAtMost } from './boundedRead';
 import type { ScanWarning } from './finding';
 import { escapeName } from './names';
+import { POLICY_FILE_NAMES } from './policy';
 import { GitError, trackedFilesSync, workTreeTopSync } from './git';
 
 /** Folders that hold no first-party source: VCS data, dependencies, virtualenvs, caches and build output. */
@@ -337,6 +338,11 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
           const child = path.join(dir, shownName);
           const childReal = path.join(real, shownName);
           const childRaw = Buffer.concat([rawDir ?? Buffer.from(real), Buffer.from(path.sep), raw]);
+          if (rawDir && (POLICY_FILE_NAMES as readonly string[]).includes(shownName)) {
+            // Policies are looked up by text paths, which cannot name this folder: say so rather than ignore it.
+            warnings.push({ code: 'unreadable', path: display(child), message: 'is a policy in a folder whose name is not valid UTF-8: it is not applied (the policy above governs these files)' });
+            continue;
+          }
           if (entry.isSymbolicLink()) {
             warnings.push({ code: 'unreadable', path: display(child), message: 'is a symlink whose path is not valid UTF-8; not followed' });
             continue;
