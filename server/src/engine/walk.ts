@@ -151,13 +151,11 @@ function gitEntryAbove(realDir: string): boolean {
  * Node can still resolve (`/dev/stdin` → `/proc/self/fd/0` → `pipe:[…]`), Node's answer, or its error, decides.
  */
 function realPathOf(p: string): string {
-  let real: string;
   try {
-    real = fs.realpathSync.native(p);
+    return fs.realpathSync.native(p);
   } catch {
-    real = fs.realpathSync(p);
+    return fs.realpathSync(p);
   }
-  return real;
 }
 
 /** Whether a resolved path came back with U+FFFD for bytes that are not valid UTF-8: it opens nothing. */
@@ -169,7 +167,6 @@ function lossy(real: string, p: string): boolean {
 function rawKey(raw: Buffer): string {
   return `\0${raw.toString('latin1')}`;
 }
-
 
 function describeErrno(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
