@@ -328,49 +328,26 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
       const subdirs: PendingDir[] = [];
       for (const { entry, name, raw } of named) {
         if (name === '.gitignore') continue; // read above, as a regular file only, with its own warnings
-        if (rawDir || !isUtf8(raw)) {
-          // A name that is not valid UTF-8 (or a file under one) cannot be opened through a text path: it is reached
-          // by its bytes, and shown with those bytes escaped. No .gitignore hides it (see above).
-          const shownName = escapeName(raw);
-          const child = path.join(dir, shownName);
-          const childReal = path.join(real, shownName);
-          const childRaw = Buffer.concat([rawDir ?? Buffer.from(real), Buffer.from(path.sep), raw]);
-          if (rawDir && (POLICY_FILE_NAMES as readonly string[]).includes(shownName)) {
-            // Policies are looked up by text paths, which cannot name this folder: say so rather than ignore it.
-            warnings.push({ code: 'unreadable', path: display(child), message: 'is a policy in a folder whose name is not valid UTF-8: it is not applied (the policy above governs these files)' });
-            continue;
-          }
-          if (entry.isSymbolicLink()) {
+        // A name that is not valid UTF-8 (or anything under one) cannot be opened through a text path: it is reached
+        // by its bytes, and shown with those bytes escaped. No .gitignore hides it (see above).
+        const byBytes = !!rawDir || !isUtf8(raw);
+        const shownName = byBytes ? escapeName(raw) : name;
+        const child = path.join(dir, shownName);
+        let childReal = path.join(real, shownName);
+        const childRaw = byBytes ? Buffer.concat([rawDir ?? Buffer.from(real), Buffer.from(path.sep), raw]) : undefined;
+        let isDir = entry.isDirectory();
+        let isFile = entry.isFile();
+        let size = -1;
+        if (rawDir && (POLICY_FILE_NAMES as readonly string[]).includes(shownName)) {
+          // Policies are looked up by text paths, which cannot name this folder: say so rather than ignore it.
+          warnings.push({ code: 'unreadable', path: display(child), message: 'is a policy in a folder whose name is not valid UTF-8: it is not applied (the policy above governs these files)' });
+          continue;
+        }
+        if (entry.isSymbolicLink()) {
+          if (childRaw) {
             warnings.push({ code: 'unreadable', path: display(child), message: 'is a symlink whose path is not valid UTF-8; not followed' });
             continue;
           }
-          if (entry.isDirectory()) {
-            if (!SKIPPED_DIRS.has(shownName)) subdirs.push({ dir: child, real: childReal, raw: childRaw, layers: dirLayers, exempt });
-            continue;
-          }
-          if (!accept(child)) continue;
-          if (!entry.isFile()) {
-            warnings.push({ code: 'not-regular-file', path: display(child), message: 'is a FIFO, socket or device; not opened' });
-            continue;
-          }
-          let size: number;
-          try {
-            size = fs.statSync(childRaw).size;
-          } catch (err) {
-            warnings.push({ code: 'unreadable', path: display(child), message: describeErrno(err) });
-            continue;
-          }
-          if (seenFiles.has(rawKey(childRaw))) continue;
-          seenFiles.add(rawKey(childRaw));
-          files.push({ path: child, realPath: childReal, rawPath: childRaw, size, explicit: false });
-          continue;
-        }
-        const child = path.join(dir, name);
-        let isDir = entry.isDirectory();
-        let isFile = entry.isFile();
-        let childReal = path.join(real, name);
-        let size = -1;
-        if (entry.isSymbolicLink()) {
           try {
             childReal = realPathOf(child);
           } catch (err) {
@@ -398,6 +375,10 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
           size = target.size;
         }
         if (isDir) {
+          if (childRaw) {
+            if (!SKIPPED_DIRS.has(shownName)) subdirs.push({ dir: child, real: childReal, raw: childRaw, layers: dirLayers, exempt });
+            continue;
+          }
           if (SKIPPED_DIRS.has(name) || isVirtualenv(child)) continue;
           if (!exempt && ignored(dirLayers, child, childReal, true)) continue;
           // A submodule is one tracked path that is a folder: the outer repository's .gitignore stops there.
@@ -411,18 +392,20 @@ export function walkRoots(roots: string[], display: (abs: string) => string, acc
           }
           continue;
         }
-        if (!accept(child) || (!exempt && ignored(dirLayers, child, childReal, false))) continue;
-        if (seenFiles.has(childReal)) continue;
-        seenFiles.add(childReal);
+        if (!accept(child) || (!childRaw && !exempt && ignored(dirLayers, child, childReal, false))) continue;
+        // A path read by its bytes is known by them: its escaped text may equal a real name (`a\xffb.py`).
+        const seenKey = childRaw ? rawKey(childRaw) : childReal;
+        if (seenFiles.has(seenKey)) continue;
+        seenFiles.add(seenKey);
         if (size < 0) {
           try {
-            size = fs.statSync(childReal).size;
+            size = fs.statSync(childRaw ?? childReal).size;
           } catch (err) {
             warnings.push({ code: 'unreadable', path: display(child), message: describeErrno(err) });
             continue;
           }
         }
-        files.push({ path: child, realPath: childReal, size, explicit: false });
+        files.push({ path: child, realPath: childReal, ...(childRaw ? { rawPath: childRaw } : {}), size, explicit: false });
       }
       // Depth-first in name order: push in reverse so the first name is walked first.
       for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]);
