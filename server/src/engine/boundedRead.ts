@@ -1,7 +1,7 @@
 // Reading a file Sentinel did not write without trusting it: opened without blocking (a FIFO would wait for a
 // writer forever; it is opened, seen by fstat and refused), optionally never through a final symlink, and
 // read to at most a limit whatever fstat says. Sources, .gitignore files, policies, reports to merge and
-// baselines all read this way.
+// baselines all read this way. Also: what kind of file a path is (`kindOf`, `isDirectory`), for the same callers.
 import * as fs from 'node:fs';
 
 /** Read-only, never blocking on a FIFO. */
@@ -40,5 +40,14 @@ export function readAtMost(fd: number, sizeHint: number, maxBytes: number): Buff
     if (n === 0) return buf.subarray(0, length);
     length += n;
     if (length > maxBytes) return undefined;
+  }
+}
+
+/** Whether `p` is a folder (or a link to one); false when it cannot be looked at (callers report that their way). */
+export function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }

@@ -7,7 +7,7 @@ import * as yaml from 'js-yaml';
 import picomatch from 'picomatch';
 import policySchema from '../../../rules/policy.schema.json';
 import { rulesDir } from './assets';
-import { kindOf, OPEN_NONBLOCK, readAtMost } from './boundedRead';
+import { isDirectory, kindOf, OPEN_NONBLOCK, readAtMost } from './boundedRead';
 import { SEVERITIES, type Finding, type ReportSummary, type ScanWarning, type Severity } from './finding';
 import { type Catalog, type CatalogExtension, extendCatalog, loadCatalog, type SanitizerModel, type SourceModel } from './rules/catalog';
 import { compileSchema } from './validation';
@@ -133,14 +133,6 @@ export function policyFinder(): (dir: string) => string | undefined {
     return found;
   };
   return (dir: string) => nearest(path.resolve(dir));
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /**

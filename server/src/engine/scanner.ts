@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import ignore from 'ignore';
 import type { Node } from 'web-tree-sitter';
 import { version as packageVersion } from '../../../package.json';
-import { OPEN_NOFOLLOW_NONBLOCK, readAtMost } from './boundedRead';
+import { isDirectory, OPEN_NOFOLLOW_NONBLOCK, readAtMost } from './boundedRead';
 import { loadCacheKinds, scanCacheTrees } from './cacheTrees';
 import { checkCacheConfig } from './checks/cacheConfig';
 import { checkCacheLoading } from './checks/cacheLoading';
@@ -21,7 +21,7 @@ import { LineIndex, withLoneCrAsLf } from './lines';
 import { NotebookError, type NotebookProgram, notebookProgram } from './notebook';
 import { crashFrom, hasGrammar, parserCrash, parseText, type Tree } from './parser';
 import { applyPolicy, catalogForPolicy, defaultPolicy, findPolicy, loadPolicy, type Policy, policyFinder, summarize } from './policy';
-import { defaultJobs, sharedPool, workerLimit } from './pool';
+import { type AnalysisPool, defaultJobs, sharedPool, workerLimit } from './pool';
 import { prefilterFor } from './prefilter';
 import type { ResultCache } from './resultCache';
 import { type Catalog, loadCatalog, type RuleCard, ruleSummary, selectRules } from './rules/catalog';
@@ -421,7 +421,7 @@ export function defaultBaseDir(roots: string[]): string {
   const cwd = process.cwd();
   const abs = roots.map((r) => path.resolve(r));
   if (abs.every((r) => r === cwd || r.startsWith(cwd + path.sep))) return cwd;
-  const dirs = abs.map((r) => (fs.existsSync(r) && fs.statSync(r).isDirectory() ? r : path.dirname(r)));
+  const dirs = abs.map((r) => (isDirectory(r) ? r : path.dirname(r)));
   return commonDir(dirs);
 }
 
@@ -599,13 +599,10 @@ function withPath(result: { findings: Finding[]; warnings: ScanWarning[] }, from
   };
 }
 
-/** Whether `p` is a folder (or a link to one); false when it cannot be looked at (the walk reports that). */
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
+/** The shared pool of the worker count `options` asks for (bounded by workerLimit), or none for one thread. */
+function poolFor(options: Pick<ScanOptions, 'jobs'>): AnalysisPool | undefined {
+  const jobs = workerLimit(options.jobs ?? defaultJobs());
+  return jobs > 1 ? sharedPool(jobs) : undefined;
 }
 
 /**
@@ -615,8 +612,7 @@ function isDirectory(p: string): boolean {
  * calls it again (a no-op then). Returns whether it did.
  */
 export function warmPoolFor(roots: string[], options: Pick<ScanOptions, 'jobs' | 'cache'>): boolean {
-  const jobs = workerLimit(options.jobs ?? defaultJobs());
-  const pool = jobs > 1 ? sharedPool(jobs) : undefined;
+  const pool = poolFor(options);
   if (!pool || pool.unavailable || options.cache || !(roots.length >= POOL_WARM_FILES || roots.some(isDirectory))) return false;
   // Before the walk the scan may hold no file at all: no more workers than the CPUs run at once.
   pool.warm([], defaultJobs());
@@ -630,8 +626,7 @@ const POOL_WARM_FILES = 64;
 
 /** Scans files and folders and returns the full report, policy applied. */
 export async function scanPaths(roots: string[], options: ScanOptions = {}): Promise<ScanReport> {
-  const jobs = workerLimit(options.jobs ?? defaultJobs());
-  const pool = jobs > 1 ? sharedPool(jobs) : undefined;
+  const pool = poolFor(options);
   const usePool = !!pool && !pool.unavailable;
   let pooling = warmPoolFor(roots, options);
   const catalog = options.catalog ?? loadCatalog();
@@ -705,7 +700,7 @@ export async function scanPaths(roots: string[], options: ScanOptions = {}): Pro
     pool!.warm(grammars(), files.length);
   }
   // Workers trust the shipped data (validation.ts): check it here, on the main thread, before any analyses a file.
-  if (jobs > 1) loadCacheKinds(catalog.dir, catalog);
+  if (pool) loadCacheKinds(catalog.dir, catalog);
   if (pooling) {
     const first = explicitPolicy ? variantOf(catalogForPolicy(catalog, policy)) : variantOf(catalog);
     pool!.prepare(first.catalog, first.context);
