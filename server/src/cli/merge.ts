@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BaselineError, findingsOfReport, regate } from '../engine/baseline';
+import { BaselineError, findingsOfReport, parseReportText, regate } from '../engine/baseline';
 import { type CacheTree, type Finding, type ScanReport, type ScanWarning, type WarningCode } from '../engine/finding';
 import { type Catalog, loadCatalog, ruleSummary } from '../engine/rules/catalog';
 import { ENGINE_VERSION, gateFindings } from '../engine/scanner';
@@ -109,12 +109,7 @@ export function mergeReports(
     const sameBytes = byDigest.get(digest);
     if (sameBytes !== undefined) duplicates.push({ file, sameAs: sameBytes, same: 'bytes' });
     else byDigest.set(digest, file);
-    let data: unknown;
-    try {
-      data = JSON.parse(bytes.toString('utf8'));
-    } catch (err) {
-      throw new BaselineError(file, `is not JSON (${(err as Error).message.replace(/\s+/g, ' ')}); give a report written by --format json or --format sarif`);
-    }
+    const data = parseReportText(file, bytes.toString('utf8'));
     for (const f of findingsOfReport(file, data, catalog)) {
       const key = `${f.evidence.path}\0${f.ruleId}\0${f.fingerprint}`;
       if (seen.has(key)) continue;

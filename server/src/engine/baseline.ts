@@ -37,15 +37,18 @@ function int(value: unknown, fallback: number): number {
 // ---------------------------------------------------------------------------------------------------
 // Loading
 
+/** A saved report's text parsed as JSON, or a BaselineError naming `file` (a baseline, or a report to merge). */
+export function parseReportText(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BaselineError(file, `is not JSON (${(err as Error).message.replace(/\s+/g, ' ')}); give a report written by --format json or --format sarif`);
+  }
+}
+
 /** The findings of a report's text, already read (`file` only names it in errors): the CLI reads a baseline once. */
 export function findingsOfReportText(file: string, text: string, catalog: Catalog): Finding[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new BaselineError(file, `is not JSON (${(err as Error).message}); give a report written by --format json or --format sarif`);
-  }
-  return findingsOfReport(file, data, catalog);
+  return findingsOfReport(file, parseReportText(file, text), catalog);
 }
 
 /** The findings of a report already read and parsed (`file` only names it in errors), so `sentinel merge` reads each once. */

@@ -165,14 +165,19 @@ export interface ChangedFile {
   notUtf8?: boolean;
 }
 
-/** git's NUL-separated list of paths: text, or the escaped form of a path whose bytes are not UTF-8 (flagged). */
-function nulFields(out: Buffer): { text: string; notUtf8: boolean }[] {
-  const fields: { text: string; notUtf8: boolean }[] = [];
+/** One field of git's NUL-separated output: text, or the escaped form of a path whose bytes are not UTF-8. */
+interface NulField {
+  text: string;
+  /** Spread into a ChangedFile as it is. */
+  flag: { notUtf8?: true };
+}
+
+function nulFields(out: Buffer): NulField[] {
+  const fields: NulField[] = [];
   let start = 0;
   for (let end = out.indexOf(0); end !== -1; start = end + 1, end = out.indexOf(0, start)) {
     const raw = out.subarray(start, end);
-    const utf8 = isUtf8(raw);
-    fields.push({ text: utf8 ? raw.toString('utf8') : escapeName(raw), notUtf8: !utf8 });
+    fields.push(isUtf8(raw) ? { text: raw.toString('utf8'), flag: {} } : { text: escapeName(raw), flag: { notUtf8: true } });
   }
   return fields;
 }
@@ -201,24 +206,23 @@ export async function changedFiles(root: string, commit: string): Promise<Change
 async function changedFilesWithIndex(root: string, commit: string, env: Record<string, string>): Promise<ChangedFile[]> {
   const diff = await runGit(['diff', '--name-status', '-z', '-M', '--no-ext-diff', '--no-textconv', '--ignore-submodules', commit, '--'], root, undefined, env);
   const fields = nulFields(diff);
-  const none = { text: '', notUtf8: false };
+  const none: NulField = { text: '', flag: {} };
   const changes: ChangedFile[] = [];
   for (let i = 0; i < fields.length; ) {
     const code = fields[i++]!.text;
     const status = STATUS[code[0] ?? ''];
-    const flag = (f: { notUtf8: boolean }): { notUtf8?: true } => (f.notUtf8 ? { notUtf8: true } : {});
     if (code[0] === 'R' || code[0] === 'C') {
       const from = fields[i++] ?? none;
       const to = fields[i++] ?? none;
-      changes.push({ status: status!, path: to.text, from: from.text, ...flag(to) });
+      changes.push({ status: status!, path: to.text, from: from.text, ...to.flag });
     } else {
       const file = fields[i++] ?? none;
       // U (unmerged) and X (unknown) entries still name a file that exists: scan it as modified.
-      changes.push({ status: status ?? 'modified', path: file.text, ...flag(file) });
+      changes.push({ status: status ?? 'modified', path: file.text, ...file.flag });
     }
   }
   const untracked = await runGit(['ls-files', '--others', '--exclude-standard', '-z', '--full-name', '--', '.'], root, undefined, env);
-  for (const file of nulFields(untracked)) if (file.text) changes.push({ status: 'untracked', path: file.text, ...(file.notUtf8 ? { notUtf8: true } : {}) });
+  for (const file of nulFields(untracked)) if (file.text) changes.push({ status: 'untracked', path: file.text, ...file.flag });
   return changes;
 }
 
