@@ -23,6 +23,19 @@ function write(root: string, rel: string, content: string | Buffer = GOOD_SOURCE
   fs.writeFileSync(abs, content);
 }
 
+/** An empty git repository at `<parent>/repo`. */
+function newRepo(parent: string): string {
+  const repo = path.join(parent, 'repo');
+  fs.mkdirSync(repo);
+  git(repo, 'init', '-q');
+  return repo;
+}
+
+/** A path as bytes: text parts as UTF-8, number lists as the raw bytes they list (names that are not UTF-8). */
+function bytes(...parts: (string | number[] | Buffer)[]): Buffer {
+  return Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+}
+
 /** Walks `root` as the scanner does for Python, paths shown relative to `root`. */
 function walk(root: string): WalkResult {
   const display = (abs: string): string => path.relative(root, abs).split(path.sep).join('/') || '.';
@@ -41,9 +54,7 @@ describe('walk: hostile .gitignore files and names', () => {
 
   describe('files git tracks', () => {
     it('scans a committed file that a committed .gitignore lists (one line in a pull request must not hide a sink)', async () => {
-      const repo = path.join(tmp, 'repo');
-      fs.mkdirSync(repo);
-      git(repo, 'init', '-q');
+      const repo = newRepo(tmp);
       write(repo, 'evil.py', 'def f(x):\n    return eval(x)\n');
       git(repo, 'add', 'evil.py');
       write(repo, '.gitignore', 'evil.py\nscratch.py\n');
@@ -58,9 +69,7 @@ describe('walk: hostile .gitignore files and names', () => {
     });
 
     it('walks an ignored folder for its tracked files only, also when the scan root is below the .gitignore', () => {
-      const repo = path.join(tmp, 'repo');
-      fs.mkdirSync(repo);
-      git(repo, 'init', '-q');
+      const repo = newRepo(tmp);
       write(repo, '.gitignore', 'src/gen/\n');
       write(repo, 'src/own.py');
       write(repo, 'src/gen/staged.py');
@@ -74,9 +83,7 @@ describe('walk: hostile .gitignore files and names', () => {
 
     it('applies .gitignore files above the root only up to the top of its work tree', () => {
       write(tmp, '.gitignore', '*\n'); // above the repository: git never reads it for this work tree
-      const repo = path.join(tmp, 'repo');
-      fs.mkdirSync(repo);
-      git(repo, 'init', '-q');
+      const repo = newRepo(tmp);
       write(repo, '.gitignore', 'skip.py\n');
       write(repo, 'pkg/keep.py');
       write(repo, 'pkg/skip.py');
@@ -84,9 +91,7 @@ describe('walk: hostile .gitignore files and names', () => {
     });
 
     it('applies no .gitignore, with a warning, when git cannot list what it tracks (git not on PATH)', () => {
-      const repo = path.join(tmp, 'repo');
-      fs.mkdirSync(repo);
-      git(repo, 'init', '-q');
+      const repo = newRepo(tmp);
       write(repo, '.gitignore', 'hidden.py\n');
       write(repo, 'hidden.py');
       const saved = process.env.PATH;
@@ -110,9 +115,7 @@ describe('walk: hostile .gitignore files and names', () => {
       write(sub, 'lib.py');
       git(sub, 'add', 'lib.py');
       git(sub, 'commit', '-qm', 'x');
-      const repo = path.join(tmp, 'repo');
-      fs.mkdirSync(repo);
-      git(repo, 'init', '-q');
+      const repo = newRepo(tmp);
       git(repo, '-c', 'protocol.file.allow=always', 'submodule', '--quiet', 'add', sub, 'vendored');
       write(repo, '.gitignore', 'vendored/\n*.py\n');
       assert.deepEqual(walkedOf(walk(repo)), ['vendored/lib.py']);
@@ -178,7 +181,6 @@ describe('walk: hostile .gitignore files and names', () => {
   describe('names that are not valid UTF-8', () => {
     it('walks and reads them by their bytes, shown with the bad bytes escaped; .gitignore does not hide them', () => {
       write(tmp, 'ok.py');
-      const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
       fs.writeFileSync(bytes(`${tmp}/bad`, [0xff], 'name.py'), GOOD_SOURCE);
       fs.mkdirSync(bytes(`${tmp}/dir`, [0xc3, 0x28]));
       fs.writeFileSync(bytes(`${tmp}/dir`, [0xc3, 0x28], '/inner.py'), GOOD_SOURCE);
@@ -201,7 +203,6 @@ describe('walk: hostile .gitignore files and names', () => {
     });
 
     it('scans such a file and says which folders the cache search could not enter, by their escaped names', async () => {
-      const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
       fs.mkdirSync(bytes(`${tmp}/d`, [0xfe], 'x'));
       fs.writeFileSync(bytes(`${tmp}/d`, [0xfe], 'x/m.py'), GOOD_SOURCE);
       fs.writeFileSync(bytes(`${tmp}/weights`, [0xfc], '.pkl'), 'not a pickle');
@@ -218,7 +219,6 @@ describe('walk: hostile .gitignore files and names', () => {
     });
 
     it('knows such a path by its bytes: an escaped name equal to a real one (with a backslash) hides nothing', () => {
-      const bytes = (...parts: (string | number[])[]): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
       write(tmp, 'a\\xffb.py');
       fs.writeFileSync(bytes(`${tmp}/a`, [0xff], 'b.py'), GOOD_SOURCE);
       write(tmp, 'd\\xff/ok.py');
@@ -235,26 +235,26 @@ describe('walk: hostile .gitignore files and names', () => {
     });
 
     it('follows a root link into such a folder; a link inside the root that points into one is named, not followed', () => {
-      const raw = Buffer.concat([Buffer.from(`${tmp}/pr`), Buffer.from([0xff]), Buffer.from('oj')]);
-      fs.mkdirSync(Buffer.concat([raw, Buffer.from('/src')]), { recursive: true });
-      fs.writeFileSync(Buffer.concat([raw, Buffer.from('/src/a.py')]), GOOD_SOURCE);
+      const raw = bytes(`${tmp}/pr`, [0xff], 'oj');
+      fs.mkdirSync(bytes(raw, '/src'), { recursive: true });
+      fs.writeFileSync(bytes(raw, '/src/a.py'), GOOD_SOURCE);
       fs.symlinkSync(raw, path.join(tmp, 'link'));
       const viaLink = walk(path.join(tmp, 'link', 'src'));
       assert.deepEqual(viaLink.files.map((f) => path.basename(f.path)), ['a.py']);
       assert.equal(fs.readFileSync(viaLink.files[0]!.rawPath ?? viaLink.files[0]!.realPath, 'utf8'), GOOD_SOURCE);
       assert.deepEqual(viaLink.warnings, []);
       write(tmp, 'inside/ok.py');
-      fs.symlinkSync(Buffer.concat([raw, Buffer.from('/src/a.py')]), path.join(tmp, 'inside', 'run.py'));
+      fs.symlinkSync(bytes(raw, '/src/a.py'), path.join(tmp, 'inside', 'run.py'));
       const inside = walk(path.join(tmp, 'inside'));
       assert.deepEqual(inside.files.map((f) => path.basename(f.path)), ['ok.py']);
       assert.deepEqual(warningsOf(inside), ['unreadable run.py: is a symlink into a path that is not valid UTF-8; not followed']);
     });
 
     it('names a policy in such a folder as not applied, rather than ignoring it in silence', () => {
-      const dir = Buffer.concat([Buffer.from(`${tmp}/svc`), Buffer.from([0xff])]);
+      const dir = bytes(`${tmp}/svc`, [0xff]);
       fs.mkdirSync(dir);
-      fs.writeFileSync(Buffer.concat([dir, Buffer.from('/sentinel-policy.yml')]), 'fail_on: [MEDIUM]\n');
-      fs.writeFileSync(Buffer.concat([dir, Buffer.from('/code.py')]), GOOD_SOURCE);
+      fs.writeFileSync(bytes(dir, '/sentinel-policy.yml'), 'fail_on: [MEDIUM]\n');
+      fs.writeFileSync(bytes(dir, '/code.py'), GOOD_SOURCE);
       const r = walk(tmp);
       assert.deepEqual(r.files.map((f) => path.relative(tmp, f.path)), ['svc\\xff/code.py']);
       assert.deepEqual(warningsOf(r), ['unreadable svc\\xff/sentinel-policy.yml: is a policy in a folder whose name is not valid UTF-8: it is not applied (the policy above governs these files)']);
