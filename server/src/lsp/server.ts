@@ -55,21 +55,17 @@ export function startServer(connection: Connection): void {
     const offered = params.capabilities.general?.positionEncodings ?? [];
     ws.encoding = offered.includes(PositionEncodingKind.UTF8) ? 'utf-8' : 'utf-16';
     const uris = params.workspaceFolders?.length ? params.workspaceFolders.map((f) => f.uri) : params.rootUri ? [params.rootUri] : [];
-    const roots = uris.length > 0 ? uris.flatMap((u) => uriToPath(u) ?? []) : params.rootPath ? [params.rootPath] : [];
     // A folder whose path is not valid UTF-8 comes as a URI (`%E9`) that no text path opens: say so once
     // initialised, rather than scanning nothing in silence.
-    unreachableRoots = uris.flatMap((u) => {
-      const p = uriToPath(u);
-      if (p === undefined || fs.existsSync(p)) return [];
-      let utf8 = true;
-      try {
-        decodeURIComponent(u);
-      } catch {
-        utf8 = false;
-      }
-      return [{ uri: u, why: utf8 ? 'it does not exist' : 'its path holds bytes that are not valid UTF-8, which Node.js cannot open' }];
-    });
-    ws.roots = roots.filter((r) => fs.existsSync(r) || !unreachableRoots.some((u) => uriToPath(u.uri) === r));
+    const reachable: string[] = [];
+    unreachableRoots = [];
+    for (const uri of uris) {
+      const p = uriToPath(uri);
+      if (p === undefined) continue;
+      if (fs.existsSync(p)) reachable.push(p);
+      else unreachableRoots.push({ uri, why: isUtf8Uri(uri) ? 'it does not exist' : 'its path holds bytes that are not valid UTF-8, which Node.js cannot open' });
+    }
+    ws.roots = uris.length > 0 ? reachable : params.rootPath ? [params.rootPath] : [];
     clientCanRegisterWatchers = !!params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration;
     clientHasConfiguration = !!params.capabilities.workspace?.configuration;
     clientHasProgress = !!params.capabilities.window?.workDoneProgress;
@@ -294,4 +290,14 @@ function progressFrom(reporter: WorkDoneProgressReporter | undefined, request: C
     isCancelled: () => request.isCancellationRequested || !!progressToken?.isCancellationRequested,
     done: () => reporter?.done(),
   };
+}
+
+/** Whether a URI's percent-escapes decode to UTF-8 (`%E9` alone does not: the path's byte is Latin-1). */
+function isUtf8Uri(uri: string): boolean {
+  try {
+    decodeURIComponent(uri);
+    return true;
+  } catch {
+    return false;
+  }
 }
